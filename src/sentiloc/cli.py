@@ -1,0 +1,125 @@
+"""The ``sentiloc`` command line: verbs only, no logic.
+
+Each verb parses its flags and hands over to one function of the package that does the work.
+User errors (:class:`SentilocError`) are printed as one line and exit with status 1; anything
+else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sentiloc import __version__
+from sentiloc.errors import SentilocError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _modalities(text: str) -> tuple:
+    from sentiloc.data.dataset import ModalitySpec
+
+    return tuple(ModalitySpec.parse(part) for part in text.split(",") if part.strip())
+
+
+def _dims(text: str) -> dict[str, int]:
+    dims = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        if not sep or not value.strip().isdigit() or int(value) < 1:
+            raise argparse.ArgumentTypeError(f"--dims {text!r}: expected NAME=DIM,..., e.g. rgb=1024,logmfcc=768,img=1024")
+        dims[name.strip()] = int(value)
+    return dims
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from sentiloc.data.simulate import SimulationSpec, simulate_dataset
+
+    spec = SimulationSpec(n_videos=args.videos, seed=args.seed, face_missing=args.face_missing)
+    if args.dims:
+        spec.dims = args.dims
+    summary = simulate_dataset(Path(args.out), spec, structure=args.structure, overwrite=args.overwrite)
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+def cmd_check_data(args: argparse.Namespace) -> int:
+    from sentiloc.data.dataset import DataConfig
+    from sentiloc.data.validate import check_dataset
+
+    cfg = DataConfig(modalities=args.modalities, face=args.face or None)
+    report = check_dataset(Path(args.data), cfg)
+    print(report.format())
+    return 0 if report.ok else 1
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from sentiloc.evaluation import run_evaluate
+
+    run_evaluate(args.gt, args.pred, subset=args.subset, tiou_spec=args.tiou, json_out=args.json, overwrite=args.overwrite)
+    return 0
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    from sentiloc.evaluation import benchmark_evaluator
+
+    result = benchmark_evaluator(repeats=args.repeats)
+    print(
+        f"evaluator: {result['proposals']} proposals on {result['videos']} videos in "
+        f"{1000 * result['median_s']:.2f} ms (median of {args.repeats}); reference "
+        f"{result['reference_s']:.1f} s -> {result['speedup']:.0f}x faster"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sentiloc", description="Temporal sentiment localization in untrimmed videos.")
+    parser.add_argument("--version", action="version", version=f"sentiloc {__version__}")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    p = verbs.add_parser("simulate", help="write a simulated dataset in the TSL-300 layout")
+    p.add_argument("out", help="output folder")
+    p.add_argument("--structure", type=Path, help="copy ids, durations, fps, segments and clicks from this TSL-300 folder")
+    p.add_argument("--videos", type=int, help="number of videos (default: all of the structure, 300 built-in)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dims", type=_dims, help="feature dims, e.g. rgb=1024,logmfcc=768,img=1024")
+    p.add_argument("--face-missing", type=float, help="fraction of snippets without a face (default ~0.15)")
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+    p.set_defaults(handler=cmd_simulate)
+
+    p = verbs.add_parser("check-data", help="report every problem of a TSL-300-layout dataset")
+    p.add_argument("data", help="dataset folder")
+    p.add_argument("--modalities", type=_modalities, default="rgb,logmfcc,img",
+                   help="streams as NAME[:FRAMES_PER_SNIPPET], e.g. rgb:16,logmfcc,img (default rgb,logmfcc,img)")
+    p.add_argument("--face", default="img", help="the face stream (all-zero rows = no face); '' for none")
+    p.set_defaults(handler=cmd_check_data)
+
+    p = verbs.add_parser("evaluate", help="detection mAP, Recall, Precision and F2 of a prediction file")
+    p.add_argument("--gt", required=True, help="ground truth (gt.json)")
+    p.add_argument("--pred", required=True, help="predictions (ActivityNet-style JSON)")
+    p.add_argument("--subset", default="test")
+    p.add_argument("--tiou", default="0.1:0.3:0.05", help="START:STOP:STEP or a comma list (default 0.1:0.3:0.05)")
+    p.add_argument("--json", help="also write the metrics as JSON here")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(handler=cmd_evaluate)
+
+    p = verbs.add_parser("benchmark", help="time sentiloc's components")
+    p.add_argument("what", choices=["eval"], help="eval: the evaluator on ~9,000 proposals")
+    p.add_argument("--repeats", type=int, default=7)
+    p.set_defaults(handler=cmd_benchmark)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except SentilocError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

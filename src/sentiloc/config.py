@@ -1,0 +1,95 @@
+"""YAML experiment configs: one file per experiment, merged over the files it names as ``_base_``.
+
+A config is a plain nested dict; each package turns its own section into a typed dataclass
+(``data:`` -> :class:`~sentiloc.data.dataset.DataConfig`, ``model:`` -> the model's config, ...),
+so unknown keys are caught where they are used. Bare names such as ``fsenet_point`` resolve to
+the configs shipped inside the package, so the CLI works from any directory.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sentiloc.errors import SentilocError
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+def resolve_config_path(name_or_path: str | Path) -> Path:
+    """A path as given, or a shipped config by name (``fsenet_point`` or ``ablations/no_gsp``)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = CONFIG_DIR / (path.name if path.suffix == ".yaml" and not path.parent.name == "ablations" else str(path))
+    if shipped.suffix != ".yaml":
+        shipped = shipped.with_suffix(".yaml")
+    if shipped.is_file():
+        return shipped
+    known = sorted(str(p.relative_to(CONFIG_DIR).with_suffix("")) for p in CONFIG_DIR.rglob("*.yaml"))
+    raise SentilocError(f"{name_or_path}: config not found; give a YAML path or one of {known}")
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursively merge ``override`` into a copy of ``base`` (override wins; dicts merge)."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def load_config(name_or_path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Load a YAML config with its ``_base_`` chain resolved (paths relative to the file)."""
+    path = resolve_config_path(name_or_path).resolve()
+    if path in _seen:
+        raise SentilocError(f"{path}: _base_ chain loops back to itself; break the cycle")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise SentilocError(f"{path}: invalid YAML ({exc}); fix the syntax") from None
+    if not isinstance(raw, dict):
+        raise SentilocError(f"{path}: a config must be a YAML mapping of sections (data:, model:, ...)")
+    bases = raw.pop("_base_", [])
+    merged: dict[str, Any] = {}
+    for base in [bases] if isinstance(bases, str) else bases:
+        base_path = (path.parent / base) if not Path(base).is_absolute() else Path(base)
+        merged = deep_merge(merged, load_config(base_path, _seen + (path,)))
+    return deep_merge(merged, raw)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``optim.lr=1e-4`` -> (["optim", "lr"], 0.0001); the value is parsed as YAML."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise SentilocError(f"--set {text!r}: expected SECTION.KEY=VALUE, e.g. optim.lr=1e-4")
+    return key.strip().split("."), yaml.safe_load(value)
+
+
+def apply_overrides(config: Mapping[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``--set`` overrides to a copy of ``config``."""
+    result = copy.deepcopy(dict(config))
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = result
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise SentilocError(f"--set {text!r}: {key} is not a section")
+        node[keys[-1]] = value
+    return result
+
+
+def section(config: Mapping[str, Any], name: str, allowed: set[str]) -> dict[str, Any]:
+    """One config section, with unknown keys reported by name (typos must not pass silently)."""
+    values = dict(config.get(name) or {})
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise SentilocError(f"config section '{name}': unknown key(s) {unknown}; known keys are {sorted(allowed)}")
+    return values

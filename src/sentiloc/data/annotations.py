@@ -1,0 +1,179 @@
+"""Parsing of the TSL-300 annotation files into plain typed records.
+
+Every reader validates as it parses and raises :class:`SentilocError` naming the file, the
+video and the fix. The readers are deliberately narrow: :func:`read_clicks` reads only the
+``video_id``, ``class`` and ``point`` columns of a point file, so the annotator windows in
+``start_frame``/``stop_frame`` (which would amount to full supervision) cannot reach a
+point-level model.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sentiloc.data import layout
+from sentiloc.errors import SentilocError
+from sentiloc.io import id_problem, load_json
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A labelled time span in seconds."""
+
+    start_s: float
+    end_s: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Click:
+    """A single-frame (point) annotation: a native frame index and a label."""
+
+    frame: int
+    label: str
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What every part of the toolkit needs to know about one video."""
+
+    video_id: str
+    split: str
+    fps: float
+    duration_s: float
+
+
+def _number(value: object) -> float:
+    """``float()`` for JSON numbers and numeric strings (TSL-300 stores seconds as strings)."""
+    if isinstance(value, bool):
+        raise ValueError("boolean")
+    number = float(value)  # type: ignore[arg-type]
+    if not math.isfinite(number):
+        raise ValueError("not finite")
+    return number
+
+
+def read_split(root: Path, split: str) -> list[str]:
+    """Video ids of ``split`` ("train" or "test"), one per line, validated as safe file names."""
+    path = Path(root) / layout.SPLIT_FILES[split]
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise SentilocError(f"{path}: split file not found; the dataset needs one video id per line") from None
+    ids = [line.strip() for line in lines if line.strip()]
+    for number, video_id in enumerate(ids, start=1):
+        problem = id_problem(video_id)
+        if problem:
+            raise SentilocError(f"{path}:{number}: {problem}; video ids must be plain file names")
+    duplicates = sorted({v for v in ids if ids.count(v) > 1})
+    if duplicates:
+        raise SentilocError(f"{path}: duplicate video ids {duplicates[:5]}; list each video once")
+    return ids
+
+
+def read_number_dict(root: Path, name: str, what: str) -> dict[str, float]:
+    """Read ``{video: positive number}`` files such as ``fps_dict.json`` and ``len_duration_dict.json``."""
+    path = Path(root) / name
+    raw = load_json(path, what)
+    if not isinstance(raw, dict):
+        raise SentilocError(f"{path}: expected a JSON object {{video id: number}}; regenerate the file")
+    result: dict[str, float] = {}
+    for video_id, value in raw.items():
+        try:
+            number = _number(value)
+        except (TypeError, ValueError):
+            raise SentilocError(f"{path}: {what} of video {video_id!r} is {value!r}, not a number; fix that entry") from None
+        if number <= 0:
+            raise SentilocError(f"{path}: {what} of video {video_id!r} is {number}, must be positive; fix that entry")
+        result[str(video_id)] = number
+    return result
+
+
+def read_segments(path: Path, subset: str | None = None) -> dict[str, list[Segment]]:
+    """Segments of a ``gt.json``-style file, optionally only videos whose ``subset`` matches."""
+    path = Path(path)
+    raw = load_json(path, "annotation file")
+    database = raw.get("database") if isinstance(raw, dict) else None
+    if not isinstance(database, dict):
+        raise SentilocError(f'{path}: missing top-level "database" object; expected the TSL-300 gt.json schema')
+    segments: dict[str, list[Segment]] = {}
+    for video_id, entry in database.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("annotations", []), list):
+            raise SentilocError(f'{path}: video {video_id!r} needs an "annotations" list; fix that entry')
+        if subset is not None and entry.get("subset") != subset:
+            continue
+        segments[video_id] = [_parse_segment(path, video_id, a) for a in entry.get("annotations", [])]
+    return segments
+
+
+def _parse_segment(path: Path, video_id: str, annotation: object) -> Segment:
+    try:
+        start, end = annotation["segment"]  # type: ignore[index]
+        label = annotation["label"]  # type: ignore[index]
+        return Segment(_number(start), _number(end), str(label))
+    except (KeyError, TypeError, ValueError):
+        raise SentilocError(
+            f'{path}: video {video_id!r} has a malformed annotation {annotation!r}; '
+            'expected {"segment": [start_s, end_s], "label": ...}'
+        ) from None
+
+
+def read_subsets(path: Path) -> dict[str, str]:
+    """``{video: subset}`` from a ``gt.json``-style file."""
+    raw = load_json(Path(path), "annotation file")
+    database = raw.get("database") if isinstance(raw, dict) else None
+    if not isinstance(database, dict):
+        raise SentilocError(f'{path}: missing top-level "database" object; expected the TSL-300 gt.json schema')
+    return {vid: str(entry.get("subset")) for vid, entry in database.items() if isinstance(entry, dict)}
+
+
+def read_clicks(path: Path) -> dict[str, list[Click]]:
+    """Point annotations of a TSL-300 point CSV: only ``video_id``, ``class`` and ``point`` are read."""
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            missing = {"video_id", "class", "point"} - set(reader.fieldnames or ())
+            if missing:
+                raise SentilocError(
+                    f"{path}: point file lacks column(s) {sorted(missing)}; "
+                    f"expected the header {','.join(layout.POINT_COLUMNS)}"
+                )
+            return _parse_clicks(path, reader)
+    except FileNotFoundError:
+        raise SentilocError(f"{path}: point annotations not found; point supervision needs this file") from None
+
+
+def _parse_clicks(path: Path, rows: Iterable[dict[str, str]]) -> dict[str, list[Click]]:
+    clicks: dict[str, list[Click]] = {}
+    for line, row in enumerate(rows, start=2):
+        video_id = (row.get("video_id") or "").strip()
+        problem = id_problem(video_id)
+        if problem:
+            raise SentilocError(f"{path}:{line}: {problem}; video ids must be plain file names")
+        try:
+            frame = int(float(row["point"]))
+        except (TypeError, ValueError):
+            raise SentilocError(f"{path}:{line}: point {row.get('point')!r} is not a frame index; fix that row") from None
+        clicks.setdefault(video_id, []).append(Click(frame, (row.get("class") or "").strip()))
+    return clicks
+
+
+def read_video_infos(root: Path, splits: Iterable[str] = ("train", "test")) -> dict[str, VideoInfo]:
+    """Split, fps and duration of every listed video, with errors naming the file that lacks one."""
+    root = Path(root)
+    fps = read_number_dict(root, layout.FPS_FILE, "fps")
+    durations = read_number_dict(root, layout.DURATION_FILE, "duration")
+    infos: dict[str, VideoInfo] = {}
+    for split in splits:
+        for video_id in read_split(root, split):
+            if video_id not in fps:
+                raise SentilocError(f"{root / layout.FPS_FILE}: no fps for video {video_id!r}; add it")
+            if video_id not in durations:
+                raise SentilocError(f"{root / layout.DURATION_FILE}: no duration for video {video_id!r}; add it")
+            infos[video_id] = VideoInfo(video_id, split, fps[video_id], durations[video_id])
+    return infos

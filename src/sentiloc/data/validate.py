@@ -1,0 +1,346 @@
+"""``sentiloc check-data``: every problem of a dataset folder at once, each naming file and fix.
+
+Unlike the loaders, which stop at the first problem, the checker keeps going so that a user
+fixing a dataset sees the whole list in one run. It reads the files leniently itself and
+never raises for bad content; only a missing dataset folder is fatal.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sentiloc.data import layout
+from sentiloc.data.dataset import DataConfig, subsample_to_snippets
+from sentiloc.data.timebase import SNIPPET_FRAMES
+from sentiloc.errors import SentilocError
+from sentiloc.io import id_problem
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the dataset, where it is, and what to do about it."""
+
+    path: str
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}; {self.fix}"
+
+
+@dataclass
+class CheckReport:
+    """The result of a dataset check: problems fail it, warnings and the summary inform."""
+
+    root: Path
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    summary: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def add(self, path: Path | str, message: str, fix: str) -> None:
+        self.problems.append(Problem(str(path), message, fix))
+
+    def format(self) -> str:
+        """Human-readable report, problems first."""
+        lines = [f"checked {self.root}"]
+        lines += [f"  {key}: {value}" for key, value in self.summary.items()]
+        lines += [f"warning: {w}" for w in self.warnings]
+        lines += [f"problem: {p}" for p in self.problems]
+        verdict = "OK" if self.ok else f"{len(self.problems)} problem(s) found"
+        lines.append(f"check-data: {verdict}")
+        return "\n".join(lines)
+
+
+def check_dataset(root: Path, cfg: DataConfig | None = None) -> CheckReport:
+    """Check a TSL-300-layout folder against ``cfg``'s modalities and classes."""
+    root = Path(root)
+    if not root.is_dir():
+        raise SentilocError(f"{root}: dataset folder not found; pass the folder that holds gt.json")
+    cfg = cfg or DataConfig()
+    report = CheckReport(root)
+    splits = {split: _check_split_file(report, root, split) for split in layout.SPLIT_FILES}
+    _check_split_overlap(report, root, splits)
+    fps = _check_number_dict(report, root / layout.FPS_FILE, "fps", splits)
+    durations = _check_number_dict(report, root / layout.DURATION_FILE, "duration", splits)
+    split_of = {vid: split for split, ids in splits.items() for vid in ids}
+    _check_segment_file(report, root / layout.GT_FILE, cfg, durations, fps, split_of, required=True)
+    _check_segment_file(report, root / layout.DENSE_GT_FILE, cfg, durations, fps, split_of, required=False)
+    _check_points(report, root / cfg.point_file, cfg, durations, fps, splits.get("train", []))
+    _check_features(report, root, cfg, splits, fps, durations)
+    report.summary = {"videos": {s: len(ids) for s, ids in splits.items()}, **report.summary}
+    return report
+
+
+def _check_split_file(report: CheckReport, root: Path, split: str) -> list[str]:
+    path = root / layout.SPLIT_FILES[split]
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        report.add(path, "split file missing", "write one video id per line")
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
+        report.add(path, f"unreadable ({exc})", "rewrite it as UTF-8 text, one video id per line")
+        return []
+    ids: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        video_id = line.strip()
+        if not video_id:
+            continue
+        problem = id_problem(video_id)
+        if problem:
+            report.add(f"{path}:{number}", problem, "video ids must be plain file names without '/', '\\' or '..'")
+        else:
+            ids.append(video_id)
+    for video_id, count in Counter(ids).items():
+        if count > 1:
+            report.add(path, f"video {video_id!r} listed {count} times", "list each video once")
+    if not ids:
+        report.add(path, "no video ids", "list the videos of this split, one per line")
+    return list(dict.fromkeys(ids))
+
+
+def _check_split_overlap(report: CheckReport, root: Path, splits: dict[str, list[str]]) -> None:
+    both = sorted(set(splits.get("train", [])) & set(splits.get("test", [])))
+    if both:
+        report.add(
+            root / layout.SPLIT_FILES["test"],
+            f"{len(both)} video(s) are in both splits, e.g. {both[:3]}",
+            "a video must be in train or test, never both (it would leak test labels)",
+        )
+
+
+def _read_json(report: CheckReport, path: Path, required: bool) -> object | None:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        if required:
+            report.add(path, "file missing", "restore it from the dataset release")
+        else:
+            report.warnings.append(f"{path}: not present (full supervision and dense-label studies need it)")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        report.add(path, f"not valid JSON ({exc})", "fix the syntax or regenerate the file")
+    except OSError as exc:
+        report.add(path, f"unreadable ({exc})", "check permissions")
+    return None
+
+
+def _finite(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and not isinstance(value, bool) else None
+
+
+def _check_number_dict(report: CheckReport, path: Path, what: str, splits: dict[str, list[str]]) -> dict[str, float]:
+    raw = _read_json(report, path, required=True)
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        report.add(path, "not a JSON object {video id: number}", "regenerate the file")
+        return {}
+    values: dict[str, float] = {}
+    for video_id, value in raw.items():
+        number = _finite(value)
+        if number is None or number <= 0:
+            report.add(path, f"{what} of video {video_id!r} is {value!r}", f"set a positive number of {what}")
+        else:
+            values[video_id] = number
+    for split, ids in splits.items():
+        missing = [v for v in ids if v not in raw]
+        if missing:
+            report.add(path, f"no {what} for {len(missing)} {split} video(s), e.g. {missing[:3]}", f"add their {what}")
+    return values
+
+
+def _check_segment_file(
+    report: CheckReport,
+    path: Path,
+    cfg: DataConfig,
+    durations: dict[str, float],
+    fps: dict[str, float],
+    split_of: dict[str, str],
+    required: bool,
+) -> None:
+    raw = _read_json(report, path, required)
+    if raw is None:
+        return
+    database = raw.get("database") if isinstance(raw, dict) else None
+    if not isinstance(database, dict):
+        report.add(path, 'no top-level "database" object', "use the TSL-300 gt.json schema")
+        return
+    for video_id, entry in database.items():
+        problem = id_problem(video_id)
+        if problem:
+            report.add(path, problem, "video ids must be plain file names")
+            continue
+        if not isinstance(entry, dict) or not isinstance(entry.get("annotations"), list):
+            report.add(path, f'video {video_id!r} has no "annotations" list', 'add "annotations": [] at least')
+            continue
+        subset = entry.get("subset")
+        if subset not in layout.SPLIT_FILES:
+            report.add(path, f"video {video_id!r} has subset {subset!r}", 'set "subset" to "train" or "test"')
+        elif video_id in split_of and split_of[video_id] != subset:
+            report.add(path, f"video {video_id!r} has subset {subset!r} but is in split_{split_of[video_id]}.txt",
+                       "make the subset agree with the split files")
+        for annotation in entry["annotations"]:
+            _check_segment(report, path, video_id, annotation, cfg, durations.get(video_id), fps.get(video_id))
+
+
+def _check_segment(
+    report: CheckReport,
+    path: Path,
+    video_id: str,
+    annotation: object,
+    cfg: DataConfig,
+    duration: float | None,
+    fps: float | None,
+) -> None:
+    where = f"{path} [{video_id}]"
+    try:
+        start, end = (_finite(x) for x in annotation["segment"])  # type: ignore[index]
+        label = annotation["label"]  # type: ignore[index]
+    except (KeyError, TypeError, ValueError):
+        report.add(where, f"malformed annotation {annotation!r}", 'write {"segment": [start_s, end_s], "label": "p"}')
+        return
+    if start is None or end is None:
+        report.add(where, f"segment {annotation['segment']!r} is not two numbers", "write seconds as numbers or numeric strings")  # type: ignore[index]
+        return
+    if label not in cfg.classes:
+        report.add(where, f"unknown label {label!r}", f"use one of {list(cfg.classes)}")
+    if end <= start or start < 0:
+        report.add(where, f"segment [{start}, {end}] has end <= start or a negative start", "fix the segment bounds")
+    slack = SNIPPET_FRAMES / fps if fps else 0.0
+    if duration is not None and end > duration + slack:
+        report.add(where, f"segment [{start}, {end}] ends after the video ({duration:.2f} s)", "clip it to the duration or fix len_duration_dict.json")
+
+
+def _check_points(
+    report: CheckReport,
+    path: Path,
+    cfg: DataConfig,
+    durations: dict[str, float],
+    fps: dict[str, float],
+    train_ids: Iterable[str],
+) -> None:
+    train = set(train_ids)
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except FileNotFoundError:
+        report.warnings.append(f"{path}: not present (point and video supervision need it)")
+        return
+    clicked: set[str] = set()
+    with handle:
+        reader = csv.DictReader(handle)
+        missing = {"video_id", "class", "point"} - set(reader.fieldnames or ())
+        if missing:
+            report.add(path, f"missing column(s) {sorted(missing)}", f"use the header {','.join(layout.POINT_COLUMNS)}")
+            return
+        for line, row in enumerate(reader, start=2):
+            where = f"{path}:{line}"
+            video_id = (row.get("video_id") or "").strip()
+            problem = id_problem(video_id)
+            if problem:
+                report.add(where, problem, "video ids must be plain file names")
+                continue
+            clicked.add(video_id)
+            if video_id not in train:
+                report.add(where, f"video {video_id!r} is not in split_train.txt", "points are training labels: remove the row or add the video to the training split")
+            if (row.get("class") or "").strip() not in cfg.classes:
+                report.add(where, f"unknown class {row.get('class')!r}", f"use one of {list(cfg.classes)}")
+            point = _finite(row.get("point"))
+            if point is None or point != int(point):
+                report.add(where, f"point {row.get('point')!r} is not a frame index", "write the clicked native frame as an integer")
+                continue
+            if video_id in durations and video_id in fps:
+                last = durations[video_id] * fps[video_id]
+                if point < 0 or point > last + 1:
+                    report.add(where, f"point {int(point)} lies outside the video (frames 0..{last:.0f})", "points are native frame indices at the video's own fps; fix the row")
+    unlabeled = sorted(train - clicked)
+    if unlabeled:
+        report.warnings.append(f"{path}: {len(unlabeled)} training video(s) have no click, e.g. {unlabeled[:3]}")
+
+
+def _check_features(
+    report: CheckReport,
+    root: Path,
+    cfg: DataConfig,
+    splits: dict[str, list[str]],
+    fps: dict[str, float],
+    durations: dict[str, float],
+) -> None:
+    dims: dict[str, Counter[int]] = {m.name: Counter() for m in cfg.modalities}
+    shapes: dict[Path, int] = {}
+    face_missing = face_total = 0
+    duration_mismatch: list[str] = []
+    for split, ids in splits.items():
+        for video_id in ids:
+            lengths: dict[str, int] = {}
+            for spec in cfg.modalities:
+                path = layout.feature_path(root, split, spec.name, video_id)
+                rows = _check_feature_file(report, path)
+                if rows is None:
+                    continue
+                dims[spec.name][rows.shape[1]] += 1
+                shapes[path] = rows.shape[1]
+                lengths[spec.name] = len(subsample_to_snippets(rows, spec.frames_per_snippet))
+                if spec.name == cfg.face:
+                    present = np.abs(subsample_to_snippets(rows, spec.frames_per_snippet)).sum(axis=1) > 0
+                    face_missing += int((~present).sum())
+                    face_total += len(present)
+            if len(lengths) == len(cfg.modalities) and max(lengths.values()) - min(lengths.values()) > cfg.length_tolerance:
+                report.add(
+                    root / layout.FEATURES_DIR / split / "*" / f"{video_id}.npy",
+                    f"stream lengths {lengths} (snippets) disagree by more than {cfg.length_tolerance}",
+                    "check data.modalities frames_per_snippet (e.g. rgb:16 for frame-rate features) or re-extract",
+                )
+            elif lengths and video_id in fps and video_id in durations:
+                expected = durations[video_id] * fps[video_id] / SNIPPET_FRAMES
+                if abs(min(lengths.values()) - expected) > max(cfg.length_tolerance, 0.05 * expected):
+                    duration_mismatch.append(video_id)
+    for name, counter in dims.items():
+        if not counter:
+            continue
+        expected_dim = counter.most_common(1)[0][0]
+        for path, dim in shapes.items():
+            if path.parent.name == name and dim != expected_dim:
+                report.add(path, f"feature dim {dim}, but most '{name}' files have {expected_dim}", "re-extract with the same extractor as the other videos")
+    report.summary["feature dims"] = {n: c.most_common(1)[0][0] for n, c in dims.items() if c}
+    if face_total:
+        report.summary["face-missing snippets"] = f"{100.0 * face_missing / face_total:.1f}%"
+    if duration_mismatch:
+        report.warnings.append(
+            f"{len(duration_mismatch)} video(s) have a snippet count far from duration*fps/16, e.g. "
+            f"{duration_mismatch[:3]}: check frames_per_snippet and len_duration_dict.json"
+        )
+
+
+def _check_feature_file(report: CheckReport, path: Path) -> np.ndarray | None:
+    try:
+        rows = np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        report.add(path, "feature file missing", "extract the features for this video or remove it from its split file")
+        return None
+    except (OSError, ValueError, EOFError) as exc:
+        report.add(path, f"unreadable .npy ({exc})", "re-extract or re-save it with numpy.save")
+        return None
+    if rows.ndim != 2 or rows.shape[0] == 0 or not (np.issubdtype(rows.dtype, np.floating) or np.issubdtype(rows.dtype, np.integer)):
+        report.add(path, f"expected a non-empty 2-D numeric array [rows, dim], got shape {rows.shape} {rows.dtype}", "re-extract it")
+        return None
+    bad = int((~np.isfinite(rows)).sum())
+    if bad:
+        report.add(path, f"{bad} NaN/inf value(s)", "re-extract the features of this video")
+    return rows
