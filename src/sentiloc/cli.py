@@ -63,6 +63,35 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from sentiloc.config import apply_overrides, load_config
+    from sentiloc.engine.trainer import train
+
+    config = None
+    if args.config:
+        config = apply_overrides(load_config(args.config), args.set or [])
+        if args.seed is not None:
+            config.setdefault("train", {})["seed"] = args.seed
+    elif not args.resume:
+        raise SentilocError("train: --config is required (a YAML path or a shipped name such as fsenet_point)")
+    summary = train(config, Path(args.data), Path(args.out), resume=args.resume, overwrite=args.overwrite,
+                    device=args.device, epochs=args.epochs, stop_after=args.stop_after)
+    best = summary["best"]
+    print(f"trained {summary['epochs_done']} epochs into {args.out}; best {summary['metric']} "
+          f"{best.get(summary['metric'], float('nan')):.4f} at epoch {int(best.get('epoch', 0))}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from sentiloc.engine.predict import predict_split
+
+    results = predict_split(Path(args.checkpoint), Path(args.data), args.split, Path(args.out),
+                            overwrite=args.overwrite, device=args.device)
+    n = sum(len(v) for v in results["results"].values())
+    print(f"wrote {n} segments for {len(results['results'])} videos to {args.out}")
+    return 0
+
+
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from sentiloc.evaluation import benchmark_evaluator
 
@@ -105,6 +134,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="also write the metrics as JSON here")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(handler=cmd_evaluate)
+
+    p = verbs.add_parser("train", help="train a model on a TSL-300-layout dataset")
+    p.add_argument("--config", help="YAML config path or shipped name (fsenet_point, fsenet_video, fsenet_full, ...)")
+    p.add_argument("--data", required=True, help="dataset folder")
+    p.add_argument("--out", required=True, help="run folder (checkpoints, config, TensorBoard)")
+    p.add_argument("--epochs", type=int, help="override train.epochs (with --resume: extend the run)")
+    p.add_argument("--seed", type=int, help="override train.seed")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config value, e.g. train.lr=3e-4")
+    p.add_argument("--resume", action="store_true", help="continue from RUN/last.pt")
+    p.add_argument("--overwrite", action="store_true", help="train into a non-empty run folder")
+    p.add_argument("--stop-after", type=int, help="stop after this many epochs of this invocation (resume later)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.set_defaults(handler=cmd_train)
+
+    p = verbs.add_parser("predict", help="localize sentiment in every video of a dataset split")
+    p.add_argument("--checkpoint", required=True, help="RUN/best.pt or RUN/last.pt")
+    p.add_argument("--data", required=True, help="dataset folder")
+    p.add_argument("--split", default="test", choices=["train", "test"])
+    p.add_argument("--out", required=True, help="predictions JSON (ActivityNet style)")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.set_defaults(handler=cmd_predict)
 
     p = verbs.add_parser("benchmark", help="time sentiloc's components")
     p.add_argument("what", choices=["eval"], help="eval: the evaluator on ~9,000 proposals")

@@ -9,6 +9,7 @@ the configs shipped inside the package, so the CLI works from any directory.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,22 @@ import yaml
 from sentiloc.errors import SentilocError
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML loader that reads ``1e-4`` as a float (YAML 1.2), not the string PyYAML returns."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    """Parse YAML text with :class:`_Loader`."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
 
 
 def resolve_config_path(name_or_path: str | Path) -> Path:
@@ -51,7 +68,7 @@ def load_config(name_or_path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[
     if path in _seen:
         raise SentilocError(f"{path}: _base_ chain loops back to itself; break the cycle")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = parse_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise SentilocError(f"{path}: invalid YAML ({exc}); fix the syntax") from None
     if not isinstance(raw, dict):
@@ -69,7 +86,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise SentilocError(f"--set {text!r}: expected SECTION.KEY=VALUE, e.g. optim.lr=1e-4")
-    return key.strip().split("."), yaml.safe_load(value)
+    return key.strip().split("."), parse_yaml(value)
 
 
 def apply_overrides(config: Mapping[str, Any], overrides: list[str]) -> dict[str, Any]:
