@@ -1,0 +1,96 @@
+"""Shared bricks: conv equivalence, masking contracts, attention guards, top-k pooling."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sentiloc.errors import SentilocError
+from sentiloc.models.blocks import ClassHead, CrossAttention, MaskedConv1d, ModalityAlign, masked_topk_mean
+
+
+@pytest.mark.parametrize("kernel_size", [1, 3, 5])
+def test_masked_conv_matches_conv1d_on_unpadded_input(kernel_size: int) -> None:
+    torch.manual_seed(0)
+    conv = MaskedConv1d(6, 4, kernel_size)
+    x = torch.randn(2, 9, 6)
+    expected = F.conv1d(x.transpose(1, 2), conv.weight, conv.bias, padding=kernel_size // 2).transpose(1, 2)
+    torch.testing.assert_close(conv(x, torch.ones(2, 9, dtype=torch.bool)), expected)
+
+
+def test_masked_conv_ignores_masked_rows_and_zeroes_them() -> None:
+    torch.manual_seed(0)
+    conv = MaskedConv1d(5, 3)
+    x = torch.randn(1, 8, 5)
+    mask = torch.ones(1, 8, dtype=torch.bool)
+    mask[0, 3] = False
+    garbage = x.clone()
+    garbage[0, 3] = 100.0
+    out = conv(garbage, mask)
+    torch.testing.assert_close(out, conv(x, mask))
+    assert out[0, 3].abs().sum() == 0
+
+
+def test_masked_topk_mean_by_hand() -> None:
+    x = torch.tensor([[1.0, 5.0, 3.0, 9.0, 7.0, 2.0, 4.0, 6.0, 8.0, 0.0]])[..., None]  # (1, 10, 1)
+    mask = torch.ones(1, 10, dtype=torch.bool)
+    assert masked_topk_mean(x, mask, ratio=4).item() == pytest.approx((9 + 8) / 2)  # k = floor(10/4) = 2
+    mask[0, 3] = False  # hide the 9; 9 real snippets -> k = 2 still
+    assert masked_topk_mean(x, mask, ratio=4).item() == pytest.approx((8 + 7) / 2)
+    short = torch.zeros(1, 10, dtype=torch.bool)
+    short[0, :3] = True  # k = max(1, 0) = 1, over the first three only
+    assert masked_topk_mean(x, short, ratio=8).item() == pytest.approx(5.0)
+
+
+def test_masked_topk_mean_per_video_k_in_a_batch() -> None:
+    x = torch.arange(16.0).view(1, 16, 1).repeat(2, 1, 1)
+    mask = torch.ones(2, 16, dtype=torch.bool)
+    mask[1, 8:] = False
+    out = masked_topk_mean(x, mask, ratio=8)
+    assert out[:, 0].tolist() == pytest.approx([(15 + 14) / 2, 7.0])
+
+
+def test_cross_attention_masks_keys_and_queries() -> None:
+    torch.manual_seed(0)
+    attn = CrossAttention(8, 2).eval()
+    q, kv = torch.randn(1, 6, 8), torch.randn(1, 5, 8)
+    key_mask = torch.tensor([[True, True, False, True, False]])
+    query_mask = torch.tensor([[True, False, True, True, True, False]])
+    out = attn(q, kv, key_mask, query_mask)
+    kv_garbage = kv.clone()
+    kv_garbage[0, ~key_mask[0]] = 50.0
+    torch.testing.assert_close(out, attn(q, kv_garbage, key_mask, query_mask))
+    assert out[0, ~query_mask[0]].abs().sum() == 0
+    assert out[0, query_mask[0]].abs().sum() > 0
+
+
+def test_cross_attention_all_keys_masked_gives_zero_not_nan() -> None:
+    attn = CrossAttention(8, 2).eval()
+    key_mask = torch.tensor([[False, False, False], [True, True, False]])
+    out = attn(torch.randn(2, 4, 8), torch.randn(2, 3, 8), key_mask, torch.ones(2, 4, dtype=torch.bool))
+    assert torch.isfinite(out).all()
+    assert out[0].abs().sum() == 0 and out[1].abs().sum() > 0
+
+
+def test_modality_align_reports_wrong_dims_and_missing_streams() -> None:
+    align = ModalityAlign({"rgb": 4, "img": 3}, hidden=5)
+    mask = torch.ones(1, 6, dtype=torch.bool)
+    out = align({"rgb": torch.randn(1, 6, 4), "img": torch.randn(1, 6, 3), "extra": torch.randn(1, 6, 2)},
+                {"rgb": mask, "img": mask})
+    assert set(out) == {"rgb", "img"} and out["rgb"].shape == (1, 6, 5) and (out["img"] >= 0).all()
+    with pytest.raises(SentilocError, match="dim 7"):
+        align({"rgb": torch.randn(1, 6, 7), "img": torch.randn(1, 6, 3)}, {"rgb": mask, "img": mask})
+    with pytest.raises(SentilocError, match="img"):
+        align({"rgb": torch.randn(1, 6, 4)}, {"rgb": mask})
+
+
+def test_class_head_shapes_and_trunk_is_pre_dropout() -> None:
+    torch.manual_seed(0)
+    head = ClassHead(6, 10, 3, dropout=0.5).train()
+    mask = torch.ones(2, 7, dtype=torch.bool)
+    mask[1, 5:] = False
+    logits, trunk = head(torch.randn(2, 7, 6), mask)
+    assert logits.shape == (2, 7, 3) and trunk.shape == (2, 7, 10)
+    assert (trunk >= 0).all() and trunk[1, 5:].abs().sum() == 0
+    assert head.classifier.bias is None
