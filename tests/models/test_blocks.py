@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from sentiloc.errors import SentilocError
-from sentiloc.models.blocks import ClassHead, CrossAttention, MaskedConv1d, ModalityAlign, masked_topk_mean
+from sentiloc.models.blocks import ClassHead, CrossAttention, MaskedConv1d, ModalityAlign
 
 
 @pytest.mark.parametrize("kernel_size", [1, 3, 5])
@@ -30,25 +30,6 @@ def test_masked_conv_ignores_masked_rows_and_zeroes_them() -> None:
     out = conv(garbage, mask)
     torch.testing.assert_close(out, conv(x, mask))
     assert out[0, 3].abs().sum() == 0
-
-
-def test_masked_topk_mean_by_hand() -> None:
-    x = torch.tensor([[1.0, 5.0, 3.0, 9.0, 7.0, 2.0, 4.0, 6.0, 8.0, 0.0]])[..., None]  # (1, 10, 1)
-    mask = torch.ones(1, 10, dtype=torch.bool)
-    assert masked_topk_mean(x, mask, ratio=4).item() == pytest.approx((9 + 8) / 2)  # k = floor(10/4) = 2
-    mask[0, 3] = False  # hide the 9; 9 real snippets -> k = 2 still
-    assert masked_topk_mean(x, mask, ratio=4).item() == pytest.approx((8 + 7) / 2)
-    short = torch.zeros(1, 10, dtype=torch.bool)
-    short[0, :3] = True  # k = max(1, 0) = 1, over the first three only
-    assert masked_topk_mean(x, short, ratio=8).item() == pytest.approx(5.0)
-
-
-def test_masked_topk_mean_per_video_k_in_a_batch() -> None:
-    x = torch.arange(16.0).view(1, 16, 1).repeat(2, 1, 1)
-    mask = torch.ones(2, 16, dtype=torch.bool)
-    mask[1, 8:] = False
-    out = masked_topk_mean(x, mask, ratio=8)
-    assert out[:, 0].tolist() == pytest.approx([(15 + 14) / 2, 7.0])
 
 
 def test_cross_attention_masks_keys_and_queries() -> None:

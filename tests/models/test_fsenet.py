@@ -7,7 +7,8 @@ import torch
 
 from sentiloc.errors import SentilocError
 from sentiloc.models import FSENet, FSENetConfig, ModelOutput, build_model
-from sentiloc.models.blocks import CrossAttention, masked_topk_mean
+from sentiloc.losses.pooling import masked_topk_mean
+from sentiloc.models.blocks import CrossAttention
 
 DIMS = {"rgb": 12, "logmfcc": 8, "img": 10}
 TINY = {"dims": DIMS, "hidden": 16, "heads": 2, "trunk_hidden": 32, "gsp_hidden": 24}

@@ -1,7 +1,18 @@
-"""Losses: pseudo-labels from points, focal frame loss, PSSC contrast, video-level losses, objectives."""
+"""Training losses shared by the localization models (METHODS.md §2.5–2.7, §2.10).
+
+- :mod:`~sentiloc.losses.pseudo_labels`: frame targets ŷ from clicks (BSPG and its ablations);
+- :mod:`~sentiloc.losses.frame`: focal BCE of a CAS against ŷ;
+- :mod:`~sentiloc.losses.contrastive`: PSSC prototype contrast on snippet embeddings;
+- :mod:`~sentiloc.losses.video`: video-level losses on the top-k video scores;
+- :mod:`~sentiloc.losses.pooling`: the masked top-k pooling behind those video scores.
+
+All functions take padded, batch-first tensors plus the ``(B, T)`` real-snippet mask and never
+let padding contribute.
+"""
 
 from sentiloc.losses.contrastive import pssc_loss
 from sentiloc.losses.frame import focal_bce, frame_loss
+from sentiloc.losses.pooling import masked_topk_mean, topk_k
 from sentiloc.losses.pseudo_labels import PseudoLabelConfig, point_targets
 from sentiloc.losses.video import video_bce, video_loss_labels, video_loss_paper
 
@@ -9,8 +20,10 @@ __all__ = [
     "PseudoLabelConfig",
     "focal_bce",
     "frame_loss",
+    "masked_topk_mean",
     "point_targets",
     "pssc_loss",
+    "topk_k",
     "video_bce",
     "video_loss_labels",
     "video_loss_paper",

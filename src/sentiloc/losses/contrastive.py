@@ -1,14 +1,17 @@
-"""PSSC — Point-aware Sentiment Semantics Contrast (METHODS.md §2.6), vectorised over B and T.
+"""PSSC — Point-aware Sentiment Semantics Contrast (METHODS.md §2.6, §2.10), batch-vectorised.
 
-For every class c present among a video's clicks: the prototype is the normalised mean of the
-click embeddings; positives are the K snippets (clicks excluded) with the largest
-``W_t · Σ_n cos(f_t, p_n)``; negatives are the positives of the other present classes; and
+Clicks pin down only one snippet per segment. PSSC spreads their semantics: each class present
+in a video gets a prototype from its click embeddings, the snippets that look most like that
+class (weighted by the GSP sentiment intensity W) become its positives, and the positives of the
+other classes in the same video become its negatives, so
 
-    L_c = −log Σ_{U+} exp(f·p̄_c / κ) / Σ_{U+ ∪ U−} exp(f·p̄_c / κ).
+    L_c = −log  Σ_{f∈U_c^+} exp(f·p̄_c/κ)  /  Σ_{f∈U_c^+ ∪ U_c^-} exp(f·p̄_c/κ).
 
-Videos whose clicks cover a single class have no negatives and contribute nothing. Under full
-supervision (``class_members``) the prototype is the mean of all ground-truth snippets of the
-class, positives are those snippets and negatives the other classes' snippets.
+The per-video loss is Σ_c L_c over the present classes; the batch loss is the mean over videos
+with at least two present classes (a single-class video has no negatives).
+
+Sets are carried as ``(B, C, T)`` bool masks so the whole batch is one einsum plus masked
+log-sum-exps; padding and clicked snippets are simply never in a set.
 """
 
 from __future__ import annotations
@@ -17,32 +20,105 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-
-def _logsumexp_where(logits: Tensor, keep: Tensor) -> Tensor:
-    return logits.masked_fill(~keep, float("-inf")).logsumexp(dim=1)
+from sentiloc.losses.pooling import topk_k
 
 
-def _contrast(f: Tensor, prototypes: Tensor, positives: Tensor, negatives: Tensor, present: Tensor, kappa: float) -> Tensor:
+def _masked_logsumexp(x: Tensor, keep: Tensor) -> Tensor:
+    """Log-sum-exp over the last axis restricted to ``keep``.
+
+    Rows with nothing kept are computed over an all-zero row instead of ``-inf`` (and must be
+    discarded by the caller), so no NaN appears in the forward *or* backward pass.
+    """
+    empty = ~keep.any(dim=-1, keepdim=True)
+    safe_keep = keep | empty
+    neg_inf = torch.tensor(float("-inf"), dtype=x.dtype, device=x.device)
+    safe_x = torch.where(empty, torch.zeros_like(x), x)
+    return torch.where(safe_keep, safe_x, neg_inf).logsumexp(dim=-1)
+
+
+def _others(sets: Tensor) -> Tensor:
+    """``(B, C, T)``: snippet belongs to the set of at least one *other* class."""
+    count = sets.sum(dim=1, keepdim=True)
+    return (count - sets.long()) > 0
+
+
+def _contrast(f: Tensor, prototypes: Tensor, positives: Tensor, present: Tensor, kappa: float) -> Tensor:
     """Mean over contributing videos of ``Σ_c L_c``.
 
     Args:
-        f: ``(B, T, E)`` normalised embeddings; prototypes ``(B, C, E)`` normalised.
-        positives, negatives: ``(B, T, C)`` bool sets; present: ``(B, C)`` classes of the video.
+        f: ``(B, T, E)`` L2-normalised snippet embeddings.
+        prototypes: ``(B, C, E)`` L2-normalised class prototypes.
+        positives: ``(B, C, T)`` bool positive sets U_c^+ (empty for absent classes).
+        present: ``(B, C)`` bool classes present in each video.
+        kappa: temperature κ.
+
+    Returns:
+        Scalar; 0 attached to ``f``'s graph when no video contributes.
     """
-    logits = torch.einsum("bte,bce->btc", f, prototypes) / kappa
-    contributes = (present.sum(dim=1) >= 2)[:, None] & present & positives.any(dim=1)
-    numerator = _logsumexp_where(logits, positives)
-    denominator = _logsumexp_where(logits, positives | negatives)
-    per_class = torch.where(contributes, denominator - numerator, torch.zeros_like(numerator))
-    videos = contributes.any(dim=1)
-    return per_class.sum(dim=1).sum() / videos.sum().clamp(min=1)
+    negatives = _others(positives)
+    logits = torch.einsum("bte,bce->bct", f, prototypes) / kappa  # (B, C, T)
+    usable = present & positives.any(dim=-1)  # (B, C)
+    video_ok = usable.sum(dim=1) >= 2  # negatives need a second class with positives
+    active = usable & video_ok[:, None]
+    log_num = _masked_logsumexp(logits, positives)
+    log_den = _masked_logsumexp(logits, positives | negatives)
+    per_class = torch.where(active, log_den - log_num, torch.zeros_like(log_num))
+    n_videos = video_ok.sum().clamp(min=1).to(per_class.dtype)
+    return per_class.sum() / n_videos
 
 
-def _other_classes(sets: Tensor, present: Tensor) -> Tensor:
-    """``(B, T, C)``: snippet is in the set of some *other* present class."""
-    sets = sets & present[:, None, :]
-    count = sets.sum(dim=2, keepdim=True)
-    return (count - sets.int()) > 0
+def _click_sets(
+    f: Tensor,
+    w_sent: Tensor,
+    point_t: Tensor,
+    point_cls: Tensor,
+    point_mask: Tensor,
+    mask: Tensor,
+    num_classes: int,
+    ratio: int,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Prototypes, positive sets and present classes from clicks (point / video supervision).
+
+    Returns:
+        ``prototypes (B, C, E)`` (differentiable), ``positives (B, C, T)`` bool and
+        ``present (B, C)`` bool.
+    """
+    b, t, e = f.shape
+    lengths = mask.sum(dim=1)
+    valid = point_mask & (point_t >= 0) & (point_t < lengths[:, None])  # clicks on real snippets
+    idx = torch.where(valid, point_t, torch.zeros_like(point_t))
+    onehot = F.one_hot(point_cls.clamp(0, num_classes - 1), num_classes).to(f.dtype)
+    onehot = onehot * valid[..., None].to(f.dtype)  # (B, P, C)
+    present = onehot.sum(dim=1) > 0  # (B, C)
+
+    at_clicks = f.gather(1, idx[..., None].expand(-1, -1, e))  # (B, P, E) = p_n
+    summed = torch.einsum("bpc,bpe->bce", onehot, at_clicks)  # Σ_n p_n per class
+    # normalise(mean) == normalise(sum): the count cancels
+    prototypes = F.normalize(summed, dim=-1)
+
+    with torch.no_grad():
+        # (B, P, T) comparison rather than a scatter: padded clicks share index 0 with real ones
+        steps = torch.arange(t, device=f.device)
+        clicked = ((steps[None, None, :] == idx[..., None]) & valid[..., None]).any(dim=1) & mask
+        eligible = mask & ~clicked  # (B, T)
+        affinity = torch.einsum("bte,bce->bct", f, summed)  # d_t^c = Σ_n cos(f_t, p_n)
+        score = w_sent.detach().to(f.dtype)[:, None, :] * affinity
+        score = torch.where(eligible[:, None, :], score, torch.full_like(score, float("-inf")))
+        k = torch.minimum(topk_k(lengths, ratio), eligible.sum(dim=1))  # (B,)
+        order = score.sort(dim=-1, descending=True, stable=True).indices  # (B, C, T)
+        in_top = torch.arange(t, device=f.device)[None, None, :] < k[:, None, None]
+        positives = torch.zeros(b, num_classes, t, dtype=torch.bool, device=f.device)
+        positives.scatter_(2, order, in_top.expand_as(order))
+        positives = positives & eligible[:, None, :] & present[..., None]
+    return prototypes, positives, present
+
+
+def _member_sets(f: Tensor, class_members: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Prototypes, positive sets and present classes from dense membership (full supervision)."""
+    members = (class_members.bool() & mask[..., None]).transpose(1, 2)  # (B, C, T)
+    present = members.any(dim=-1)
+    summed = torch.einsum("bct,bte->bce", members.to(f.dtype), f)
+    return F.normalize(summed, dim=-1), members, present
 
 
 def pssc_loss(
@@ -57,27 +133,38 @@ def pssc_loss(
     kappa: float = 1.0,
     class_members: Tensor | None = None,
 ) -> Tensor:
-    """PSSC loss; see the module docstring. Shapes: embeddings ``(B, T, E)``, w_sent/mask ``(B, T)``,
-    clicks ``(B, P)``, class_members ``(B, T, C)`` bool (full supervision)."""
-    f = F.normalize(embeddings.float(), dim=-1)
+    """PSSC loss for a padded batch.
+
+    Point mode (``class_members is None``): for each class c among a video's clicks,
+    ``p̄_c = normalise(mean_n f_{t_n})``; ``U_c^+`` = the K eligible snippets with the largest
+    ``W_t · Σ_n cos(f_t, p_n)`` (W and the ranking detached), where eligible = real and not
+    clicked, and ``K = min(max(1, ⌊T/ratio⌋), #eligible)`` with T the video's own length; ties in
+    the ranking go to the earlier snippet. ``U_c^-`` = union of the other present classes'
+    positives; a snippet in both sets counts once in the denominator.
+
+    Full mode (``class_members`` given, METHODS.md §2.10): prototypes are the normalised mean of
+    all member snippets of a class, positives are those members, negatives the members of the
+    other classes; clicks, W and ``ratio`` are ignored.
+
+    Args:
+        embeddings: ``(B, T, E)`` snippet embeddings (normalised here).
+        w_sent: ``(B, T)`` GSP weights W (ones without GSP).
+        point_t, point_cls, point_mask: ``(B, P)`` clicks.
+        mask: ``(B, T)`` bool, True on real snippets.
+        num_classes: C.
+        ratio: top-k ratio for K.
+        kappa: temperature κ (1 in the paper).
+        class_members: optional ``(B, T, C)`` bool dense membership.
+
+    Returns:
+        Scalar: mean over videos with ≥ 2 usable classes of ``Σ_c L_c``; 0 (attached to the graph)
+        if none. Gradients flow through f and the prototypes.
+    """
+    f = F.normalize(embeddings, dim=-1)
     if class_members is not None:
-        members = class_members & mask[..., None]
-        present = members.any(dim=1)
-        sums = torch.einsum("btc,bte->bce", members.float(), f)
-        prototypes = F.normalize(sums, dim=-1)
-        return _contrast(f, prototypes, members, _other_classes(members, present), present, kappa)
-    one_hot = (F.one_hot(point_cls, num_classes).bool() & point_mask[..., None]).float()  # (B, P, C)
-    points = torch.gather(f, 1, point_t[..., None].expand(-1, -1, f.shape[-1]))  # (B, P, E)
-    present = one_hot.sum(dim=1) > 0
-    prototypes = F.normalize(torch.einsum("bpc,bpe->bce", one_hot, points), dim=-1)
-    with torch.no_grad():
-        affinity = torch.einsum("bte,bpe,bpc->btc", f, points, one_hot)
-        clicked = torch.zeros_like(mask).scatter_(1, point_t, point_mask) & mask
-        eligible = mask & ~clicked
-        rank_score = (w_sent.detach().float()[..., None] * affinity).masked_fill(~eligible[..., None], float("-inf"))
-        k = torch.div(mask.sum(dim=1), ratio, rounding_mode="floor").clamp(min=1)
-        k = torch.minimum(k, eligible.sum(dim=1))
-        order = rank_score.argsort(dim=1, descending=True)
-        ranks = torch.empty_like(order).scatter_(1, order, torch.arange(order.shape[1], device=f.device)[None, :, None].expand_as(order))
-        positives = (ranks < k[:, None, None]) & eligible[..., None] & present[:, None, :]
-    return _contrast(f, prototypes, positives, _other_classes(positives, present), present, kappa)
+        prototypes, positives, present = _member_sets(f, class_members, mask)
+    else:
+        prototypes, positives, present = _click_sets(
+            f, w_sent, point_t, point_cls, point_mask, mask, num_classes, ratio
+        )
+    return _contrast(f, prototypes, positives, present, kappa)

@@ -1,4 +1,11 @@
-"""Frame-level focal BCE against soft targets (METHODS.md §2.7)."""
+"""Frame-level focal BCE against soft pseudo-labels (METHODS.md §2.7).
+
+Most snippets of a long video are easy (clear background or the middle of a segment). The focal
+weight ``w = ((1 − p) q + p (1 − q))^γ`` is the soft probability of being wrong, so those
+contribute little and the loss concentrates on the uncertain snippets near boundaries, which is
+exactly where the BSPG mound is soft. Targets are soft (q ∈ [0, 1]), so the weight uses q itself
+rather than a hard label.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +16,55 @@ EPS = 1e-8
 
 
 def focal_bce(pred: Tensor, target: Tensor, gamma: float = 2.0, eps: float = EPS) -> Tensor:
-    """Elementwise ``w · BCE(p, q)`` with ``w = ((1 − p) q + p (1 − q))^γ``, for soft targets q.
+    """Elementwise focal binary cross-entropy for soft targets.
 
-    The weight is the (soft) probability of being wrong, so confident correct snippets — the bulk
-    of a long video — contribute little and boundaries dominate.
+    ``ℓ(p, q) = w · BCE(p, q)`` with ``w = ((1 − p) q + p (1 − q))^γ`` and
+    ``BCE = −(q log p + (1 − q) log(1 − p))``.
+    ``p`` and ``1 − p`` are each clamped to ``[eps, 1 − eps]`` so saturated sigmoids give a finite
+    loss (half-precision inputs are computed in float32 for the same reason).
+
+    Args:
+        pred: probabilities, any shape.
+        target: soft targets in [0, 1], broadcastable to ``pred``.
+        gamma: focusing exponent (2 in the paper).
+        eps: probability clamp.
+
+    Returns:
+        A tensor of ``pred``'s shape; the focal weight is not detached.
     """
+    if pred.dtype in (torch.float16, torch.bfloat16):
+        pred = pred.float()  # eps = 1e-8 underflows in half precision
     p = pred.clamp(eps, 1.0 - eps)
-    weight = ((1.0 - p) * target + p * (1.0 - target)) ** gamma
-    return -weight * (target * torch.log(p) + (1.0 - target) * torch.log(1.0 - p))
+    # In float32 1 − 1e-8 rounds to 1, so clamping p alone leaves log(1 − p) = −inf at p = 1;
+    # clamp 1 − p on its own instead.
+    one_minus_p = (1.0 - pred).clamp(eps, 1.0 - eps)
+    q = target.to(p.dtype)
+    wrong = one_minus_p * q + p * (1.0 - q)
+    bce = -(q * torch.log(p) + (1.0 - q) * torch.log(one_minus_p))
+    return wrong.pow(gamma) * bce
 
 
 def frame_loss(pred: Tensor, targets: Tensor, weight: Tensor, mask: Tensor, gamma: float = 2.0) -> Tensor:
-    """Focal BCE summed over the C + 1 columns, weighted per snippet, normalised by the weights.
+    """Snippet-weighted focal BCE over a padded batch.
+
+    ``L = Σ_{b,t} m_{b,t} ω_{b,t} Σ_{c ≤ C} ℓ(y_{b,t,c}, ŷ_{b,t,c}) / (Σ_{b,t} m_{b,t} ω_{b,t} + ε)``
+    with ``ω = weight`` (``max_c ŷ``: confident targets count more, ignored snippets not at all)
+    and ``m`` the real-snippet mask. Normalising over the whole batch (not per video) matches the
+    reference's one-video-at-a-time accumulation only up to a per-video weighting, which we accept
+    (**[design]**): longer, more densely supervised videos weigh more.
 
     Args:
-        pred: ``(B, T, C + 1)`` scores in (0, 1).
-        targets: ``(B, T, C + 1)`` soft targets.
-        weight: ``(B, T)`` snippet weights (``max_c ŷ``; 0 = ignored).
-        mask: ``(B, T)`` real snippets.
+        pred: ``(B, T, C+1)`` probabilities (y or the Global CAS ỹ).
+        targets: ``(B, T, C+1)`` soft targets ŷ.
+        weight: ``(B, T)`` snippet weights, 0 where ignored.
+        mask: ``(B, T)`` bool, True on real snippets.
+        gamma: focal exponent.
+
+    Returns:
+        A scalar. 0 when no snippet has weight, still attached to ``pred``'s graph.
     """
-    w = weight * mask
-    per_snippet = focal_bce(pred, targets, gamma).sum(dim=-1)
-    return (per_snippet * w).sum() / (w.sum() + EPS)
+    w = torch.where(mask, weight.to(pred.dtype), torch.zeros((), dtype=pred.dtype, device=pred.device))
+    per_snippet = focal_bce(pred, targets, gamma).sum(dim=-1)  # (B, T)
+    # where(), not a product, so that a non-finite value at padding cannot leak into the sum
+    weighted = torch.where(w > 0, per_snippet * w, torch.zeros_like(per_snippet))
+    return weighted.sum() / (w.sum() + EPS)

@@ -1,21 +1,25 @@
-"""Frame-level pseudo-labels from points: one module, several strategies (METHODS.md §2.5).
+"""Frame-level pseudo-labels from point clicks (METHODS.md §2.5, §2.10, §6).
 
-Every strategy turns each click ``(t_p, c_p)`` into a *mound* over nearby snippets (its shape is
-what differs) plus the *support* where the click speaks at all. The mounds of all clicks are then
-combined the same way for every strategy:
+A click says "class c happens around snippet t_p" and nothing about where the segment starts or
+ends. Every strategy here turns the clicks of a padded batch into soft frame targets
+``ŷ (B, T, C+1)`` (column C = non-sentiment ∅) plus a per-snippet weight (B, T) that says which
+snippets are supervised at all. The strategies differ only in the *shape* they put around a
+click, so they share one resolution step:
 
-* per class, the maximum over that class's clicks; where classes compete, the larger value
-  (the nearer click) wins — [design];
-* BSPG's confidence gate: ``I_t = 0`` where the detached non-sentiment score exceeds τ;
-* inside the support, ``ŷ[t, c] = mound·I_t`` and ``ŷ[t, ∅] = 1 − ŷ[t, c]``;
-* outside every support, snippets are ignored except background seeds (``y_∅ ≥ τ`` → ``ŷ[t, ∅] = 1``)
-  — [design], the τ rule of the TSL/LACP seed search;
-* the snippet weight is ``max_c ŷ[t, c]`` (0 where ignored and at padding).
+1. each click p proposes a value ``v[p, t]`` on its support (a window, a Gaussian, ...);
+2. per class, overlapping supports of that class take the maximum;
+3. where classes compete at one snippet, the larger value wins; equal values go to the class with
+   the nearer centre (click, or pseudo-apex for ``gaussian``), then to the lower class index
+   (deterministic, **[design]**);
+4. the winner's column gets the value and ∅ gets ``1 - value``; other classes 0.
 
-Strategies: ``bspg`` (the paper's linear decay to β over ±w), ``threshold`` (hard square wave:
-class 1 where the model's class score passes a threshold inside ±w — [design], the paper gives no
-rule), ``gaussian`` (P-FES/GIM instance-adaptive Gaussian around a pseudo-apex), ``none`` (the
-click snippets alone). All are vectorised over batch, clicks and time.
+Snippets outside every support are ignored (weight 0), except background seeds (``bg_seeds``):
+snippets whose detached non-sentiment score is ≥ τ get ``ŷ_∅ = 1``. Seeds apply to every windowed
+strategy (``bspg``, ``threshold``, ``gaussian``) so that the ablation only changes the mound
+shape; ``none`` supervises the click snippets only, as specified.
+
+Everything is vectorised over (B, P, T) with no Python loop at all (classes are a one-hot axis).
+Inputs are detached model scores, so the targets carry no gradient.
 """
 
 from __future__ import annotations
@@ -27,12 +31,22 @@ from torch import Tensor
 
 from sentiloc.errors import SentilocError
 
-STRATEGIES = ("bspg", "threshold", "gaussian", "none")
+STRATEGIES = ("bspg", "threshold", "none", "gaussian")
 
 
 @dataclass
 class PseudoLabelConfig:
-    """The ``loss.pseudo`` section: strategy and its parameters (window ``w`` in snippets)."""
+    """The ``loss.pseudo`` config section (defaults = the FSENet paper's BSPG).
+
+    Attributes:
+        strategy: ``bspg`` | ``threshold`` | ``none`` | ``gaussian``.
+        window: half-width w of the window around a click, in snippets.
+        beta: BSPG value at distance w (the mound falls linearly from 1 to β).
+        tau: non-sentiment threshold τ, used by the BSPG gate and by background seeds.
+        bg_seeds: supervise confident background (y_∅ ≥ τ) outside all windows as ∅.
+        threshold: class-score threshold of the ``threshold`` strategy.
+        gaussian_sigma_scale: σ = scale · duration / 2 for the ``gaussian`` strategy.
+    """
 
     strategy: str = "bspg"
     window: int = 7
@@ -44,101 +58,208 @@ class PseudoLabelConfig:
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
-            raise SentilocError(f"loss.pseudo.strategy {self.strategy!r}: choose one of {STRATEGIES}")
-        if self.window < 0 or not 0.0 <= self.beta <= 1.0:
-            raise SentilocError("loss.pseudo.window must be >= 0 and loss.pseudo.beta in [0, 1]")
+            raise SentilocError(
+                f"config 'loss.pseudo.strategy': unknown strategy {self.strategy!r}; choose one of {list(STRATEGIES)}"
+            )
+        if int(self.window) != self.window or self.window < 0:
+            raise SentilocError(f"config 'loss.pseudo.window' must be a non-negative integer, got {self.window!r}")
+        self.window = int(self.window)
+        if not 0.0 <= self.beta <= 1.0:
+            raise SentilocError(f"config 'loss.pseudo.beta' must lie in [0, 1], got {self.beta!r}")
+        if self.gaussian_sigma_scale <= 0:
+            raise SentilocError(
+                f"config 'loss.pseudo.gaussian_sigma_scale' must be > 0, got {self.gaussian_sigma_scale!r}"
+            )
 
 
-def _click_distance(point_t: Tensor, length: int) -> Tensor:
-    """``|t − t_p|`` for every click and snippet: ``(B, P, T)``."""
-    t = torch.arange(length, device=point_t.device)
-    return (t[None, None, :] - point_t[:, :, None]).abs()
+# --------------------------------------------------------------------------------------------
+# shared helpers
 
 
-def _class_scores_at(cas: Tensor, point_cls: Tensor) -> Tensor:
-    """The detached CAS column of each click's class over time: ``(B, P, T)``."""
-    return torch.gather(cas.transpose(1, 2), 1, point_cls[:, :, None].expand(-1, -1, cas.shape[1]))
+def _valid_points(point_t: Tensor, point_mask: Tensor, mask: Tensor) -> Tensor:
+    """``(B, P)`` bool: real clicks that fall on a real snippet (a click on padding is dropped)."""
+    lengths = mask.sum(dim=1, keepdim=True)
+    return point_mask & (point_t >= 0) & (point_t < lengths)
 
 
-def bspg_mounds(dist: Tensor, cfg: PseudoLabelConfig) -> tuple[Tensor, Tensor]:
-    """Linear decay ``β + (1 − β)(1 − |t − t_p| / w)`` over ``|t − t_p| ≤ w``."""
-    support = dist <= cfg.window
-    decay = 1.0 - dist.float() / max(cfg.window, 1)
-    return (cfg.beta + (1.0 - cfg.beta) * decay) * support, support
+def _class_track(cas: Tensor, point_cls: Tensor) -> Tensor:
+    """``(B, P, T)``: for every click, the detached score track of the click's class."""
+    length, columns = cas.shape[1], cas.shape[2]
+    cls = point_cls.clamp(0, columns - 1)
+    return cas.transpose(1, 2).gather(1, cls[..., None].expand(-1, -1, length))
 
 
-def threshold_mounds(dist: Tensor, class_cas: Tensor, cfg: PseudoLabelConfig) -> tuple[Tensor, Tensor]:
-    """Square wave: 1 where the click's class score passes ``threshold`` within ±w (and at the click)."""
-    support = dist <= cfg.window
-    active = support & ((class_cas >= cfg.threshold) | (dist == 0))
-    return active.float(), support
+def _resolve(
+    value: Tensor, support: Tensor, centre_dist: Tensor, point_cls: Tensor, num_classes: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Reduce per-click proposals to one (class, value) per snippet.
 
+    Args:
+        value: ``(B, P, T)`` proposed class value of each click (used only where ``support``).
+        support: ``(B, P, T)`` bool, where each click proposes a value.
+        centre_dist: ``(B, P, T)`` distance to the click's centre (tie-break: nearer wins).
+        point_cls: ``(B, P)`` class of each click.
+        num_classes: C, the number of sentiment classes.
 
-def gaussian_mounds(dist: Tensor, class_cas: Tensor, cfg: PseudoLabelConfig) -> tuple[Tensor, Tensor]:
-    """P-FES/GIM instance-adaptive Gaussian.
-
-    The pseudo-apex is the highest class score within ±w of the click; the instance duration D is
-    the run of snippets around the apex whose score stays ≥ half the apex score (clipped to
-    [1, 2w + 1]); the target is ``exp(−(t − apex)² / 2σ²)`` with ``σ = max(0.5, s·D/2)`` over ±3σ.
+    Returns:
+        ``winner (B, T)`` long class, ``val (B, T)`` its value, ``covered (B, T)`` bool.
     """
-    window = dist <= cfg.window
-    scores = class_cas.masked_fill(~window, -1.0)
-    apex = scores.argmax(dim=2)
-    peak = scores.max(dim=2).values
-    above = window & (class_cas >= 0.5 * peak[..., None])
-    breaks = torch.cumsum((~above).int(), dim=2)
-    in_run = above & (breaks == torch.gather(breaks, 2, apex[..., None]))
-    duration = in_run.sum(dim=2).clamp(1, 2 * cfg.window + 1).float()
-    sigma = (cfg.gaussian_sigma_scale * duration / 2).clamp(min=0.5)
-    t = torch.arange(class_cas.shape[2], device=class_cas.device)
-    offset = (t[None, None, :] - apex[..., None]).float()
-    support = offset.abs() <= 3 * sigma[..., None]
-    return torch.exp(-offset**2 / (2 * sigma[..., None] ** 2)) * support, support
+    onehot = torch.nn.functional.one_hot(point_cls.clamp(0, num_classes - 1), num_classes).bool()  # (B, P, C)
+    member = support[:, :, None, :] & onehot[..., None]  # (B, P, C, T)
+    low = torch.tensor(-1.0, dtype=value.dtype, device=value.device)
+    far = torch.tensor(float("inf"), dtype=value.dtype, device=value.device)
+    per_class = torch.where(member, value[:, :, None, :], low).amax(dim=1)  # (B, C, T), max over clicks
+    nearest = torch.where(member, centre_dist[:, :, None, :].to(value.dtype), far).amin(dim=1)  # (B, C, T)
+    has = member.any(dim=1)  # (B, C, T)
+    best = per_class.amax(dim=1, keepdim=True)
+    contender = has & (per_class == best)
+    # Among the classes with the best value, the nearest centre wins; argmin keeps the first
+    # (lowest) class index on a further tie.
+    winner = torch.where(contender, nearest, far).argmin(dim=1)  # (B, T)
+    val = per_class.gather(1, winner[:, None, :]).squeeze(1)
+    covered = has.any(dim=1)
+    return winner, torch.where(covered, val, torch.zeros_like(val)), covered
+
+
+def _assemble(winner: Tensor, val: Tensor, covered: Tensor, num_classes: int) -> Tensor:
+    """Targets ``(B, T, C+1)``: ``val`` in the winner's column, ``1 - val`` in ∅, 0 elsewhere."""
+    b, t = winner.shape
+    targets = torch.zeros(b, t, num_classes + 1, dtype=val.dtype, device=val.device)
+    cls_value = torch.where(covered, val, torch.zeros_like(val))
+    targets.scatter_(2, winner[..., None], cls_value[..., None])
+    targets[..., num_classes] = torch.where(covered, 1.0 - val, torch.zeros_like(val))
+    return targets
+
+
+def _window(point_t: Tensor, valid: Tensor, mask: Tensor, w: int) -> tuple[Tensor, Tensor]:
+    """``dist (B, P, T)`` = |t − t_p| and ``inside (B, P, T)`` = real click, real snippet, dist ≤ w."""
+    t = torch.arange(mask.shape[1], device=mask.device)
+    dist = (t[None, None, :] - point_t[..., None]).abs()
+    inside = valid[..., None] & mask[:, None, :] & (dist <= w)
+    return dist, inside
+
+
+# --------------------------------------------------------------------------------------------
+# per-strategy click proposals: each returns (value, support, centre_dist), all (B, P, T)
+
+
+def _bspg_mound(dist: Tensor, cfg: PseudoLabelConfig, dtype: torch.dtype) -> Tensor:
+    """BSPG mound ``s = β + (1 − β)(1 − d / w)``: 1 at the click, β at distance w (w = 0: just 1)."""
+    if cfg.window == 0:
+        return torch.ones(dist.shape, dtype=dtype, device=dist.device)
+    return cfg.beta + (1.0 - cfg.beta) * (1.0 - dist.to(dtype) / cfg.window)
+
+
+def _threshold_square(dist: Tensor, track: Tensor, cfg: PseudoLabelConfig) -> Tensor:
+    """**[design]** 1 where the click's class score ≥ threshold (the click itself always), else 0."""
+    return ((track >= cfg.threshold) | (dist == 0)).to(track.dtype)
+
+
+def _gaussian_instance(
+    point_t: Tensor, valid: Tensor, track: Tensor, mask: Tensor, cfg: PseudoLabelConfig
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Instance-adaptive Gaussian around a pseudo-apex (our snippet-level take on GIM, §6).
+
+    GIM (METHODS.md §6) re-centres each click on a pseudo-apex and sizes the label by an estimated
+    instance duration. Here, on the click's class score track a_t = y_{t,c_p} (detached):
+
+    1. apex a* = argmax of a_t over real snippets with |t − t_p| ≤ w (ties: nearest the click,
+       then earliest);
+    2. duration n = length of the contiguous run containing a* where a_t ≥ 0.5·a_{a*} (real
+       snippets only), clipped to [1, 2w + 1];
+    3. σ = max(0.5, gaussian_sigma_scale · n / 2); value exp(−(t − a*)² / (2σ²)) on
+       |t − a*| ≤ 3σ (real snippets), and ∅ = 1 − value through the shared resolution.
+
+    Unlike GIM, the Gaussian lives on the time axis (not in feature space) and no feature
+    statistics are used, so it depends on the CAS only.
+    """
+    w = cfg.window
+    dist, inside = _window(point_t, valid, mask, w)
+    t = torch.arange(mask.shape[1], device=mask.device)
+    neg = torch.tensor(float("-inf"), dtype=track.dtype, device=track.device)
+    scored = torch.where(inside, track, neg)
+    peak = scored.amax(dim=2, keepdim=True)  # (B, P, 1)
+    at_peak = inside & (scored == peak)
+    big = torch.tensor(mask.shape[1] + 1, device=mask.device)
+    # nearest maximum to the click; argmin returns the earliest on a distance tie
+    apex = torch.where(at_peak, dist, big).argmin(dim=2)  # (B, P)
+    apex_score = track.gather(2, apex[..., None])  # (B, P, 1)
+
+    above = (track >= 0.5 * apex_score) & mask[:, None, :]  # (B, P, T)
+    rel = t[None, None, :] - apex[..., None]
+    t_count = mask.shape[1]
+    # first failing snippet to the right of the apex (T if none) and to the left (-1 if none)
+    right_stop = torch.where(~above & (rel > 0), t[None, None, :], torch.full_like(rel, t_count)).amin(dim=2)
+    left_stop = torch.where(~above & (rel < 0), t[None, None, :], torch.full_like(rel, -1)).amax(dim=2)
+    duration = (right_stop - left_stop - 1).clamp(1, 2 * w + 1).to(track.dtype)  # (B, P)
+    sigma = (cfg.gaussian_sigma_scale * duration / 2.0).clamp(min=0.5)[..., None]  # (B, P, 1)
+
+    centre_dist = rel.abs()
+    value = torch.exp(-(rel.to(track.dtype) ** 2) / (2.0 * sigma**2))
+    support = valid[..., None] & mask[:, None, :] & (centre_dist.to(track.dtype) <= 3.0 * sigma)
+    return value, support, centre_dist
+
+
+# --------------------------------------------------------------------------------------------
+# public entry point
 
 
 def point_targets(
-    point_t: Tensor, point_cls: Tensor, point_mask: Tensor, cas_detached: Tensor, mask: Tensor, cfg: PseudoLabelConfig
+    point_t: Tensor,
+    point_cls: Tensor,
+    point_mask: Tensor,
+    cas_detached: Tensor,
+    mask: Tensor,
+    cfg: PseudoLabelConfig,
 ) -> tuple[Tensor, Tensor]:
-    """Pseudo-label targets ``(B, T, C + 1)`` and snippet weights ``(B, T)`` from clicks.
+    """Frame targets ŷ and their weights from the clicks of a padded batch.
 
     Args:
-        point_t, point_cls, point_mask: ``(B, P)`` click snippets, classes and validity.
-        cas_detached: ``(B, T, C + 1)`` current CAS (no gradient), for the gate, the seeds and
-            the score-dependent strategies.
-        mask: ``(B, T)`` real snippets.
+        point_t: ``(B, P)`` long snippet index of each click (padded entries arbitrary).
+        point_cls: ``(B, P)`` long class index in ``[0, C)`` of each click.
+        point_mask: ``(B, P)`` bool, True on real clicks.
+        cas_detached: ``(B, T, C+1)`` detached sigmoid CAS; column C is non-sentiment. Used by the
+            BSPG gate, background seeds, ``threshold`` and ``gaussian``.
+        mask: ``(B, T)`` bool, True on real snippets.
+        cfg: which strategy and its constants.
+
+    Returns:
+        ``targets (B, T, C+1)`` in [0, 1] and ``weight (B, T)`` = ``max_c targets`` over all C+1
+        columns on supervised snippets, 0 on ignored snippets and padding. Both are detached.
     """
-    batch, length, columns = cas_detached.shape
-    num_classes = columns - 1
-    cas = cas_detached.detach().float()
-    dist = _click_distance(point_t, length)
-    if cfg.strategy == "bspg":
-        mound, support = bspg_mounds(dist, cfg)
-    elif cfg.strategy == "threshold":
-        mound, support = threshold_mounds(dist, _class_scores_at(cas, point_cls), cfg)
-    elif cfg.strategy == "gaussian":
-        mound, support = gaussian_mounds(dist, _class_scores_at(cas, point_cls), cfg)
+    cas = cas_detached.detach()
+    num_classes = cas.shape[-1] - 1
+    dtype = cas.dtype
+    bg_score = cas[..., num_classes]  # (B, T)
+    valid = _valid_points(point_t, point_mask, mask)
+    point_t = torch.where(valid, point_t, torch.zeros_like(point_t))
+
+    if cfg.strategy == "gaussian":
+        track = _class_track(cas, point_cls)
+        value, support, centre_dist = _gaussian_instance(point_t, valid, track, mask, cfg)
     else:
-        support = dist == 0
-        mound = support.float()
-    valid = point_mask[:, :, None] & mask[:, None, :]
-    mound, support = mound * valid, support & valid
-    # per class: max over that class's clicks -> (B, C, T); competing classes: the larger wins
-    one_hot = torch.nn.functional.one_hot(point_cls, num_classes).bool() & point_mask[..., None]
-    per_class = torch.where(one_hot[..., None], mound[:, :, None, :], torch.zeros((), device=cas.device)).amax(dim=1)
-    value, winner = per_class.max(dim=1)
-    covered = support.any(dim=1)
-    background = cas[..., num_classes]
-    gated = cfg.strategy != "none"
-    if gated:
-        value = value * (background <= cfg.tau)
-    targets = torch.zeros(batch, length, columns, device=cas.device)
-    value = value * covered
-    targets.scatter_(2, winner[..., None], value[..., None])
-    targets[..., num_classes] = torch.where(covered, 1.0 - value, torch.zeros_like(value))
-    weight = torch.where(covered, targets.amax(dim=2), torch.zeros_like(value))
-    if gated and cfg.bg_seeds:
-        seeds = ~covered & (background >= cfg.tau) & mask
-        targets[..., num_classes] = torch.where(seeds, torch.ones_like(value), targets[..., num_classes])
-        weight = torch.where(seeds, torch.ones_like(weight), weight)
-    weight = weight * mask
-    return targets * mask[..., None], weight
+        w = 0 if cfg.strategy == "none" else cfg.window
+        centre_dist, support = _window(point_t, valid, mask, w)
+        if cfg.strategy == "bspg":
+            value = _bspg_mound(centre_dist, cfg, dtype)
+        elif cfg.strategy == "threshold":
+            value = _threshold_square(centre_dist, _class_track(cas, point_cls), cfg)
+        else:  # none: the click snippet only, class 1
+            value = torch.ones(support.shape, dtype=dtype, device=cas.device)
+
+    winner, val, covered = _resolve(value, support, centre_dist, point_cls, num_classes)
+    if cfg.strategy == "bspg":
+        gate = (bg_score <= cfg.tau).to(dtype)  # I_t = 0 when y_∅ > τ
+        val = val * gate
+    targets = _assemble(winner, val, covered, num_classes)
+
+    supervised = covered
+    if cfg.bg_seeds and cfg.strategy != "none":
+        seeds = ~covered & mask & (bg_score >= cfg.tau)
+        targets[..., num_classes] = torch.where(seeds, torch.ones_like(bg_score), targets[..., num_classes])
+        supervised = covered | seeds
+
+    supervised = supervised & mask
+    targets = torch.where(supervised[..., None], targets, torch.zeros_like(targets))
+    weight = torch.where(supervised, targets.amax(dim=-1), torch.zeros_like(bg_score))
+    return targets, weight

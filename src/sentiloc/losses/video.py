@@ -1,45 +1,89 @@
-"""Video-level losses on the top-k video scores ``v_c`` (METHODS.md §2.7, §2.10)."""
+"""Video-level losses on the top-k video scores ``v (B, C)`` (METHODS.md §2.7, §2.10).
+
+The paper's ``L_base = −Σ_c avg(ŷ_c) log avg(y_c)`` compares a class distribution implied by the
+labels with one implied by the predictions. Both are normalised over the C sentiment classes
+(**[design]**), which makes the loss a cross-entropy between two distributions; with clicks only,
+the label side is TSL-Net's label-count distribution.
+"""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 EPS = 1e-8
 
 
-def _cross_entropy(video_scores: Tensor, q: Tensor, eps: float) -> Tensor:
-    """``−Σ_c q_c log p_c`` with ``p = v / Σ v``, averaged over videos whose ``q`` is not empty."""
-    p = video_scores.clamp(min=eps)
-    p = p / p.sum(dim=1, keepdim=True)
-    total = q.sum(dim=1, keepdim=True)
-    has = total[:, 0] > 0
-    q = q / total.clamp(min=eps)
+def _distribution_ce(video_scores: Tensor, mass: Tensor, eps: float) -> Tensor:
+    """``−Σ_c q_c log p_c`` averaged over videos with label mass.
+
+    Args:
+        video_scores: ``(B, C)`` non-negative scores v; ``p = v / Σ v`` (clamped by ``eps``).
+        mass: ``(B, C)`` non-negative label mass; ``q = mass / Σ mass`` (treated as constant).
+        eps: clamp for the normalisers and the log.
+
+    Returns:
+        Scalar mean over videos whose mass sums to > 0; 0 (attached to ``video_scores``) if none.
+    """
+    mass = mass.detach().to(video_scores.dtype)
+    total = mass.sum(dim=1, keepdim=True)
+    has = total.squeeze(1) > 0  # (B,)
+    q = mass / total.clamp(min=eps)
+    v = video_scores.clamp(min=0.0)
+    p = v / v.sum(dim=1, keepdim=True).clamp(min=eps)
     per_video = -(q * torch.log(p.clamp(min=eps))).sum(dim=1)
-    return (per_video * has).sum() / has.sum().clamp(min=1)
+    per_video = torch.where(has, per_video, torch.zeros_like(per_video))
+    return per_video.sum() / has.sum().clamp(min=1).to(per_video.dtype)
 
 
-def video_loss_paper(video_scores: Tensor, targets: Tensor, weight: Tensor, mask: Tensor, eps: float = EPS) -> Tensor:
-    """``L_base = −Σ_c avg(ŷ_c) log avg(y_c)`` — [design]: q = Σ_t ŷ[t, c] over real, weighted
-    snippets normalised over the C sentiment classes (with points only this is TSL-Net's
-    label-count distribution), p = normalised top-k video scores.
+def video_loss_paper(
+    video_scores: Tensor, targets: Tensor, weight: Tensor, mask: Tensor, eps: float = EPS
+) -> Tensor:
+    """**[design]** ``L_base`` with the label side taken from the frame targets.
+
+    ``q_c = Σ_t ŷ[t, c]`` over real, supervised snippets (``mask`` and ``weight > 0``), normalised
+    over the C sentiment classes (∅ excluded); ``p_c = v_c / Σ_c v_c``. Videos whose targets hold
+    no sentiment mass (e.g. every window gated to ∅) are left out of the mean.
+
+    Args:
+        video_scores: ``(B, C)`` top-k video scores.
+        targets: ``(B, T, C+1)`` frame targets ŷ (treated as constants).
+        weight: ``(B, T)`` snippet weights; 0 = ignored.
+        mask: ``(B, T)`` bool, True on real snippets.
+        eps: numerical clamp.
+
+    Returns:
+        Scalar.
     """
     num_classes = video_scores.shape[1]
-    q = (targets[..., :num_classes] * (mask & (weight > 0))[..., None]).sum(dim=1)
-    return _cross_entropy(video_scores, q, eps)
+    keep = (mask & (weight > 0))[..., None]
+    sentiment = torch.where(keep, targets[..., :num_classes], torch.zeros_like(targets[..., :num_classes]))
+    return _distribution_ce(video_scores, sentiment.sum(dim=1), eps)
 
 
 def video_loss_labels(video_scores: Tensor, video_labels: Tensor, eps: float = EPS) -> Tensor:
-    """The same cross-entropy with q = the (normalised) multi-hot video labels."""
-    return _cross_entropy(video_scores, video_labels.float(), eps)
+    """The same cross-entropy with ``q`` = the multi-hot video labels normalised over classes.
+
+    Used under video-level supervision, where no frame targets exist before the pseudo-points.
+
+    Args:
+        video_scores: ``(B, C)``.
+        video_labels: ``(B, C)``, 1 for each class present.
+        eps: numerical clamp.
+    """
+    return _distribution_ce(video_scores, video_labels, eps)
 
 
 def video_bce(video_scores: Tensor, video_labels: Tensor, eps: float = EPS) -> Tensor:
-    """Multi-label BCE of ``v_c`` against the video labels: the MIL objective of video-level training.
+    """Plain multi-label BCE of ``v_c`` against the video labels (the MIL baseline).
 
-    Unlike the normalised cross-entropy it also pushes absent classes down, which is the only
-    absolute signal a video-level model gets.
+    Unlike the normalised cross-entropy it also pushes absent classes towards 0. Mean over B·C.
+
+    Args:
+        video_scores: ``(B, C)`` probabilities.
+        video_labels: ``(B, C)`` in {0, 1}.
+        eps: probability clamp.
     """
     p = video_scores.clamp(eps, 1.0 - eps)
-    labels = video_labels.float()
-    return -(labels * torch.log(p) + (1.0 - labels) * torch.log(1.0 - p)).mean()
+    return F.binary_cross_entropy(p, video_labels.to(p.dtype))

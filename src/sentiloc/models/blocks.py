@@ -24,29 +24,6 @@ from torch import Tensor, nn
 from sentiloc.errors import SentilocError
 
 
-def masked_topk_mean(x: Tensor, mask: Tensor, ratio: float = 8) -> Tensor:
-    """Mean of the top-k values over time per video and channel, real snippets only.
-
-    This is the video score of TSL-Net/FSENet (top-⌊T/8⌋ mean), computed for a padded batch
-    without letting padding into the top-k. ``k = max(1, ⌊length / ratio⌋)`` per video.
-
-    Args:
-        x: ``(B, T, K)`` scores.
-        mask: ``(B, T)`` bool, True on real snippets.
-        ratio: the top-k ratio (``r_act``).
-
-    Returns:
-        ``(B, K)``; 0 for a video with no real snippet.
-    """
-    lengths = mask.sum(dim=1)
-    k = torch.div(lengths, ratio, rounding_mode="floor").long().clamp(min=1)
-    k_max = min(int(k.max()), x.shape[1])
-    top = x.masked_fill(~mask[..., None], float("-inf")).topk(k_max, dim=1).values
-    rank = torch.arange(k_max, device=x.device)
-    keep = (rank < k[:, None]) & (rank < lengths[:, None])
-    return top.masked_fill(~keep[..., None], 0.0).sum(dim=1) / k[:, None].to(top.dtype)
-
-
 class MaskedConv1d(nn.Module):
     """Temporal convolution (stride 1, 'same' zero padding) on ``(B, T, D_in)`` sequences.
 

@@ -19,7 +19,8 @@ import torch
 from torch import Tensor, nn
 
 from sentiloc.errors import SentilocError
-from sentiloc.models.blocks import ClassHead, CrossAttention, ModalityAlign, masked_topk_mean
+from sentiloc.losses.pooling import masked_topk_mean
+from sentiloc.models.blocks import ClassHead, CrossAttention, ModalityAlign
 from sentiloc.models.output import ModelOutput
 
 PSSC_FEATURES = ("fmix", "gsp_trunk")

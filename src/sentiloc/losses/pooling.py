@@ -1,0 +1,56 @@
+"""Masked top-k pooling: the video score of TSL-Net/FSENet on a padded batch (METHODS.md §2.4).
+
+A video's class score is the mean of its ``k = max(1, ⌊T/ratio⌋)`` largest snippet scores, with
+``T`` the video's own length. In a padded batch every video has its own ``k``, and padded
+snippets must never be picked, so the pooling is done as one top-``k_max`` over the batch
+followed by a per-video rank mask instead of a loop over videos.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def topk_k(lengths: Tensor, ratio: int = 8) -> Tensor:
+    """Number of snippets pooled per video: ``k = max(1, ⌊length / ratio⌋)``.
+
+    The floor of 1 keeps videos shorter than ``ratio`` snippets from pooling nothing (the
+    released code's ``T // 8`` can be 0, METHODS.md §5 #15).
+
+    Args:
+        lengths: ``(B,)`` integer number of real snippets per video.
+        ratio: the top-k ratio (``r_act``, 8 in the papers).
+
+    Returns:
+        ``(B,)`` long.
+    """
+    if ratio < 1:
+        raise ValueError(f"top-k ratio must be >= 1, got {ratio}")
+    return torch.div(lengths.long(), int(ratio), rounding_mode="floor").clamp(min=1)
+
+
+def masked_topk_mean(x: Tensor, mask: Tensor, ratio: int = 8) -> Tensor:
+    """Mean of the top-k values over the real snippets of each video, per channel.
+
+    Padded positions are set to ``-inf`` so they sort last; ranks at or beyond a video's own
+    ``k`` (or its length, for an empty video) are then dropped with a mask. The result is
+    differentiable with respect to the selected entries of ``x``.
+
+    Args:
+        x: ``(B, T, K)`` scores.
+        mask: ``(B, T)`` bool, True on real snippets.
+        ratio: the top-k ratio; ``k`` per video comes from :func:`topk_k`.
+
+    Returns:
+        ``(B, K)``; 0 for a video without real snippets.
+    """
+    lengths = mask.sum(dim=1)
+    k = topk_k(lengths, ratio)
+    k_max = max(1, min(int(k.max()), x.shape[1])) if x.shape[0] else 1
+    neg_inf = torch.tensor(float("-inf"), dtype=x.dtype, device=x.device)
+    top = torch.where(mask[..., None], x, neg_inf).topk(k_max, dim=1).values  # sorted, (B, k_max, K)
+    rank = torch.arange(k_max, device=x.device)
+    keep = (rank[None, :] < k[:, None]) & (rank[None, :] < lengths[:, None])  # (B, k_max)
+    kept = torch.where(keep[..., None], top, torch.zeros((), dtype=x.dtype, device=x.device))
+    return kept.sum(dim=1) / k[:, None].to(x.dtype)
