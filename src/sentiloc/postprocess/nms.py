@@ -1,38 +1,71 @@
-"""Temporal IoU and greedy 1-D non-maximum suppression (torchvision cannot be installed here)."""
+"""Temporal IoU and greedy 1-D non-maximum suppression (METHODS.md §2.9 step 9).
+
+Segments are ``[start, end]`` rows. Exact tIoU does not depend on the unit (post-processing
+compares runs on the integer sample grid, see ``proposals.nms_units``); only ``plus_one``
+assumes seconds. torchvision is not a dependency, and its NMS is 2-D anyway, so the greedy
+loop lives here: one Python iteration per *kept* segment, each comparing the kept one against
+all remaining candidates in a single array operation.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 
-def temporal_iou(segments: np.ndarray, others: np.ndarray, plus_one: bool = False) -> np.ndarray:
-    """Pairwise tIoU of ``segments (N, 2)`` and ``others (M, 2)`` in seconds -> ``(N, M)``.
-
-    ``plus_one`` reproduces the reference NMS, which measures lengths as ``end - start + 1`` (a
-    frame-index habit applied to seconds): it inflates every length by one second, so short
-    overlapping segments look less overlapping and survive NMS more often.
-    """
-    extra = 1.0 if plus_one else 0.0
-    s1, e1 = segments[:, None, 0], segments[:, None, 1]
-    s2, e2 = others[None, :, 0], others[None, :, 1]
-    inter = np.clip(np.minimum(e1, e2) - np.maximum(s1, s2) + extra, 0.0, None)
+def _iou(s1: np.ndarray, e1: np.ndarray, s2: np.ndarray | float, e2: np.ndarray | float, extra: float) -> np.ndarray:
+    """Broadcast tIoU of ``[s1, e1]`` and ``[s2, e2]`` with ``extra`` added to every length (0 or 1 s)."""
+    inter = np.minimum(e1, e2) - np.maximum(s1, s2) + extra
+    np.maximum(inter, 0.0, out=inter)
     union = (e1 - s1 + extra) + (e2 - s2 + extra) - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def temporal_iou(segments: np.ndarray, others: np.ndarray, plus_one: bool = False) -> np.ndarray:
+    """tIoU of ``segments (N, 2)`` against ``others`` (any one unit; seconds when ``plus_one``).
+
+    ``others`` is either one segment ``(2,)``, giving ``(N,)``, or ``(M, 2)``, giving the
+    pairwise ``(N, M)`` matrix. A pair with an empty union (two zero-length segments) has IoU 0.
+
+    ``plus_one`` reproduces the reference NMS, which measures lengths in seconds as
+    ``end - start + 1`` (a frame-index habit): it adds 1 to the intersection width *before*
+    clipping at 0 and to both lengths, i.e. ``inter = max(0, min(e) - max(s) + 1)`` and
+    ``union = (e1 - s1 + 1) + (e2 - s2 + 1) - inter``. Since ``(I + 1) / (U + 1) >= I / U``, this
+    never lowers an IoU: short overlapping segments look much more alike than they are, and
+    disjoint segments less than 1 s apart get a positive overlap. Both effects make NMS
+    suppress more.
+    """
+    extra = 1.0 if plus_one else 0.0
+    segments = np.asarray(segments, dtype=np.float64)
+    others = np.asarray(others, dtype=np.float64)
+    if others.ndim == 1:
+        return _iou(segments[:, 0], segments[:, 1], others[0], others[1], extra)
+    return _iou(segments[:, :1], segments[:, 1:], others[:, 0], others[:, 1], extra)
 
 
 def nms_1d(segments: np.ndarray, scores: np.ndarray, iou_threshold: float, plus_one: bool = False) -> np.ndarray:
     """Indices of the segments kept by greedy NMS, in descending score order.
 
-    Each step keeps the best remaining segment and drops every remaining one whose tIoU with it
-    exceeds ``iou_threshold`` (one vectorised comparison per kept segment). Equal scores keep
-    file order (the earlier index first).
+    Args:
+        segments: ``(N, 2)`` ``[start, end]`` (seconds when ``plus_one``).
+        scores: ``(N,)``.
+        iou_threshold: a candidate is dropped when its tIoU with a kept segment is
+            ``>= iou_threshold``; this is the reference's rule (it keeps ``iou < thresh``).
+        plus_one: the reference's "+1 on lengths" (see :func:`temporal_iou`).
+
+    Equal scores are visited in index order (stable sort), so of two identical segments with
+    equal scores the earlier one survives. The reference reverses an unstable argsort instead,
+    so its tie order is not reproducible; ties only matter between identical scores.
+    Starts and ends are put in rank order once, so each step is a handful of array operations
+    on the survivors.
     """
-    order = np.argsort(-scores, kind="stable")
+    extra = 1.0 if plus_one else 0.0
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    ranked = np.asarray(segments, dtype=np.float64)[order]
+    starts, ends = ranked[:, 0].copy(), ranked[:, 1].copy()
+    alive = np.arange(len(order))
     keep: list[int] = []
-    while order.size:
-        best = order[0]
-        keep.append(int(best))
-        rest = order[1:]
-        overlap = temporal_iou(segments[best][None], segments[rest], plus_one)[0]
-        order = rest[overlap <= iou_threshold]
-    return np.array(keep, dtype=np.int64)
+    while alive.size:
+        best, rest = alive[0], alive[1:]
+        keep.append(int(order[best]))
+        alive = rest[_iou(starts[rest], ends[rest], starts[best], ends[best], extra) < iou_threshold]
+    return np.asarray(keep, dtype=np.int64)
