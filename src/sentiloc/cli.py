@@ -37,7 +37,8 @@ def _dims(text: str) -> dict[str, int]:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from sentiloc.data.simulate import SimulationSpec, simulate_dataset
 
-    spec = SimulationSpec(n_videos=args.videos, seed=args.seed, face_missing=args.face_missing)
+    spec = SimulationSpec(n_videos=args.videos, seed=args.seed, face_missing=args.face_missing,
+                          click_jitter_s=args.click_jitter, max_duration_s=args.max_duration)
     if args.dims:
         spec.dims = args.dims
     summary = simulate_dataset(Path(args.out), spec, structure=args.structure, overwrite=args.overwrite)
@@ -93,14 +94,31 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
-    from sentiloc.evaluation import benchmark_evaluator
+    if args.what == "eval":
+        from sentiloc.evaluation import benchmark_evaluator
 
-    result = benchmark_evaluator(repeats=args.repeats)
-    print(
-        f"evaluator: {result['proposals']} proposals on {result['videos']} videos in "
-        f"{1000 * result['median_s']:.2f} ms (median of {args.repeats}); reference "
-        f"{result['reference_s']:.1f} s -> {result['speedup']:.0f}x faster"
-    )
+        result = benchmark_evaluator(repeats=args.repeats)
+        print(
+            f"evaluator: {result['proposals']} proposals on {result['videos']} videos in "
+            f"{1000 * result['median_s']:.2f} ms (median of {args.repeats}); reference "
+            f"{result['reference_s']:.1f} s -> {result['speedup']:.0f}x faster"
+        )
+        return 0
+    from sentiloc.config import apply_overrides, load_config
+    from sentiloc.engine.benchmark import benchmark_speed
+
+    if not args.data:
+        raise SentilocError("benchmark speed: --data DATA is required (e.g. a `sentiloc simulate --structure` folder)")
+    config = apply_overrides(load_config(args.config), args.set or [])
+    report = benchmark_speed(config, Path(args.data), train_videos=args.train_videos, threads=args.threads)
+    print(report.format())
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from sentiloc.demo import run_demo
+
+    run_demo(Path(args.out), overwrite=args.overwrite, seed=args.seed)
     return 0
 
 
@@ -115,7 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--videos", type=int, help="number of videos (default: all of the structure, 300 built-in)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dims", type=_dims, help="feature dims, e.g. rgb=1024,logmfcc=768,img=1024")
-    p.add_argument("--face-missing", type=float, help="fraction of snippets without a face (default ~0.15)")
+    p.add_argument("--face-missing", type=float, help="fraction of snippets without a face (default 0.15)")
+    p.add_argument("--click-jitter", type=float, default=0.0, help="jitter every click by up to this many seconds")
+    p.add_argument("--max-duration", type=float, help="cap video durations (seconds) for small, fast datasets")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     p.set_defaults(handler=cmd_simulate)
 
@@ -157,10 +177,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.set_defaults(handler=cmd_predict)
 
-    p = verbs.add_parser("benchmark", help="time sentiloc's components")
-    p.add_argument("what", choices=["eval"], help="eval: the evaluator on ~9,000 proposals")
-    p.add_argument("--repeats", type=int, default=7)
+    p = verbs.add_parser("benchmark", help="time sentiloc against the reference implementation")
+    p.add_argument("what", choices=["eval", "speed"], help="eval: the evaluator on ~9,000 proposals; "
+                   "speed: training, inference and memory of a config on a dataset")
+    p.add_argument("--repeats", type=int, default=7, help="eval: timed repetitions")
+    p.add_argument("--data", help="speed: dataset folder")
+    p.add_argument("--config", default="fsenet_point", help="speed: config to time (default fsenet_point)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="speed: config overrides")
+    p.add_argument("--train-videos", type=int, help="speed: time this many training videos (default all)")
+    p.add_argument("--threads", type=int, default=2, help="speed: torch threads (default 2, as the reference)")
     p.set_defaults(handler=cmd_benchmark)
+
+    p = verbs.add_parser("demo", help="simulate -> train FSENet from clicks -> predict -> evaluate -> plots")
+    p.add_argument("--out", default="sentiloc-demo", help="output folder (default ./sentiloc-demo)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true", help="reuse a non-empty output folder")
+    p.set_defaults(handler=cmd_demo)
     return parser
 
 

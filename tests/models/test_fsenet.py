@@ -172,3 +172,15 @@ def test_build_model_from_dict() -> None:
         build_model("fsenet", dict(TINY, fci_stages=3))
     with pytest.raises(SentilocError, match="img"):
         build_model("fsenet", dict(TINY, dims={"rgb": 4, "logmfcc": 4}))
+
+
+def test_cas_only_skips_gsp_but_keeps_the_cas() -> None:
+    torch.manual_seed(0)
+    model = FSENet(FSENetConfig(dims={"rgb": 6, "logmfcc": 4, "img": 5}, hidden=8, heads=2, gsp_hidden=12, trunk_hidden=12)).eval()
+    features = {"rgb": torch.randn(2, 9, 6), "logmfcc": torch.randn(2, 9, 4), "img": torch.randn(2, 9, 5)}
+    mask = torch.ones(2, 9, dtype=torch.bool)
+    full = model(features, mask, mask)
+    fast = model(features, mask, mask, cas_only=True)
+    torch.testing.assert_close(fast.cas, full.cas)
+    torch.testing.assert_close(fast.video_scores, full.video_scores)
+    assert fast.global_cas is None and full.global_cas is not None

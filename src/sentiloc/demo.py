@@ -1,0 +1,92 @@
+"""``sentiloc demo``: the whole workflow on simulated data, in a few minutes on a laptop CPU.
+
+simulate (built-in TSL-300 statistics, a reduced size) -> check-data -> train FSENet from clicks
+-> predict the test split -> evaluate -> metric table, metrics JSON and timeline PNGs.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from sentiloc.config import load_config
+from sentiloc.data.annotations import read_clicks, read_segments, read_video_infos
+from sentiloc.data.dataset import VideoDataset
+from sentiloc.data.simulate import SimulationSpec, simulate_dataset
+from sentiloc.data.validate import check_dataset
+from sentiloc.engine.inference import forward_videos
+from sentiloc.engine.predict import load_trained, predict_split
+from sentiloc.engine.trainer import train
+from sentiloc.errors import SentilocError
+from sentiloc.evaluation import evaluate_detection, format_table, load_ground_truth
+from sentiloc.io import atomic_write_json, prepare_output_dir
+from sentiloc.viz.timeline import plot_timeline
+
+DEMO_CONFIG = "demo"
+
+
+def run_demo(out: Path, overwrite: bool = False, seed: int = 0, progress: bool = True) -> dict:
+    """Run the demo into ``out`` and return the test metrics (also written to ``metrics.json``)."""
+    out = prepare_output_dir(Path(out), overwrite, "demo folder")
+    tic = time.perf_counter()
+    config = load_config(DEMO_CONFIG)
+    sim = config.pop("simulation")
+    data = out / "data"
+    print(f"[1/5] simulating {sim['videos']} TSL-300-structured videos into {data}")
+    simulate_dataset(
+        data,
+        SimulationSpec(n_videos=sim["videos"], seed=seed, dims=sim["dims"], max_duration_s=sim["max_duration_s"]),
+        overwrite=True,
+        progress=progress,
+    )
+    report = check_dataset(data)
+    if not report.ok:
+        raise SentilocError(f"{data}: the simulated dataset failed its own check:\n{report.format()}")
+    print(f"[2/5] training FSENet (point supervision) into {out / 'run'}")
+    train(config, data, out / "run", overwrite=True, progress=progress)
+    print("[3/5] predicting the test split")
+    predictions = out / "predictions.json"
+    results = predict_split(out / "run" / "best.pt", data, "test", predictions, overwrite=True)
+    print("[4/5] evaluating")
+    metrics = evaluate_detection(load_ground_truth(data / "gt.json"), results, subset="test")
+    atomic_write_json(out / "metrics.json", metrics.to_json())
+    print(format_table(metrics))
+    print("[5/5] plotting timelines")
+    plots = plot_examples(out, data, results["results"])
+    elapsed = time.perf_counter() - tic
+    print(f"demo finished in {elapsed:.0f} s: {out / 'metrics.json'}, {len(plots)} plots in {out / 'plots'}")
+    return metrics.to_json()
+
+
+def plot_examples(out: Path, data: Path, predictions: dict[str, list[dict]], n_test: int = 3) -> list[Path]:
+    """Timelines for the first ``n_test`` test videos and one training video with its clicks."""
+    cpu = torch.device("cpu")
+    trained = load_trained(out / "run" / "best.pt", device=cpu)
+    infos = read_video_infos(data)
+    test = [i for i in infos.values() if i.split == "test"][:n_test]
+    train_one = [i for i in infos.values() if i.split == "train"][:1]
+    segments = read_segments(data / "videosenti_gt.json")
+    clicks = read_clicks(data / trained.exp.data.point_file)
+    dataset = VideoDataset(data, test + train_one, trained.exp.data, dims=trained.dims)
+    paths = []
+    for output in forward_videos(trained.model, dataset, len(trained.classes), cpu, micro_batch=1):
+        info = infos[output.video_id]
+        gt = [{"segment": [s.start_s, s.end_s], "label": s.label} for s in segments.get(output.video_id, [])]
+        video_clicks = [(c.frame / info.fps, c.label) for c in clicks.get(output.video_id, [])]
+        paths.append(
+            plot_timeline(
+                out / "plots" / f"{info.split}_{output.video_id}.png",
+                output.video_id,
+                output.fps,
+                output.cas,
+                trained.classes,
+                w_sent=output.w_sent,
+                global_cas=output.global_cas,
+                ground_truth=gt,
+                predictions=predictions.get(output.video_id, []),
+                clicks_s=video_clicks,
+            )
+        )
+    return paths

@@ -1,0 +1,103 @@
+"""``sentiloc benchmark speed``: training and inference cost on a dataset, against the reference.
+
+The reference figures are the released FSENet code's on a 2-vCPU machine with the same data
+shapes (``shared/docs/reference-speed.md``); ratios > 1 mean sentiloc is faster / leaner.
+Training is measured on real optimiser steps of the configured schedule (batch, micro-batch,
+amp), inference on the whole test split including loading and post-processing, and the longest
+training video is timed alone to show that memory stays flat.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sentiloc.data.annotations import read_video_infos
+from sentiloc.data.dataset import VideoDataset, collate
+from sentiloc.engine.inference import autocast, predict
+from sentiloc.engine.trainer import Trainer
+
+REFERENCE = {
+    "train_s_per_video": 4.30,
+    "train_s_per_1k_snippets": 9.04,
+    "infer_s_per_100_test_videos": 70.8,
+    "peak_rss_gib": 13.0,
+    "longest_video_fwd_bwd_s": 28.5,
+}
+
+
+@dataclass
+class SpeedReport:
+    """Measured figures and their ratios to the reference implementation."""
+
+    figures: dict[str, float]
+
+    def ratios(self) -> dict[str, float]:
+        return {
+            "train_speedup_per_video": REFERENCE["train_s_per_video"] / self.figures["train_s_per_video"],
+            "train_speedup_per_1k_snippets": REFERENCE["train_s_per_1k_snippets"] / self.figures["train_s_per_1k_snippets"],
+            "infer_speedup": REFERENCE["infer_s_per_100_test_videos"] / self.figures["infer_s_per_100_test_videos"],
+            "memory_ratio": REFERENCE["peak_rss_gib"] / self.figures["train_peak_rss_gib"],
+        }
+
+    def format(self) -> str:
+        f, r = self.figures, self.ratios()
+        return "\n".join([
+            f"training:  {f['train_s_per_video']:.3f} s/video, {f['train_s_per_1k_snippets']:.3f} s/1k snippets, "
+            f"{f['train_s_per_epoch']:.1f} s/epoch ({f['train_videos_timed']:.0f} videos timed) "
+            f"-> {r['train_speedup_per_video']:.1f}x faster per video than the reference (4.30 s)",
+            f"longest video ({f['longest_snippets']:.0f} snippets): forward+backward {f['longest_fwd_bwd_s']:.2f} s",
+            f"training peak RSS: {f['train_peak_rss_gib']:.2f} GiB -> {r['memory_ratio']:.1f}x less than the reference (13.0 GiB)",
+            f"inference + post-processing: {f['infer_s_per_100_test_videos']:.1f} s per 100 test videos "
+            f"-> {r['infer_speedup']:.1f}x faster than the reference (70.8 s)",
+        ])
+
+
+def _peak_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def benchmark_speed(config: dict[str, Any], data_root: Path, train_videos: int | None = None,
+                    threads: int = 2) -> SpeedReport:
+    """Time training steps, the longest video and test-split inference for ``config`` on ``data_root``."""
+    torch.set_num_threads(threads)
+    trainer = Trainer(config, data_root)
+    all_infos = trainer.train_set.infos
+    n_epoch = len(all_infos)
+    n_train = n_epoch if train_videos is None else min(train_videos, n_epoch)
+    trainer.train_set.infos = all_infos[: min(2, n_train)]
+    trainer.train_epoch()  # warm-up: allocator, thread pool and page cache
+    trainer.train_set.infos = all_infos[:n_train]
+    snippets = sum(len(trainer.train_set[i].face_present) for i in range(n_train))
+    tic = time.perf_counter()
+    trainer.train_epoch()
+    train_s = time.perf_counter() - tic
+    longest = max(range(n_train), key=lambda i: trainer.train_set.infos[i].duration_s * trainer.train_set.infos[i].fps)
+    batch = collate([trainer.train_set[longest]], trainer.exp.data.num_classes)
+    tic = time.perf_counter()
+    with autocast(trainer.device, trainer.exp.train.amp):
+        out_ = trainer.model(batch.features, batch.mask, batch.face_present)
+    trainer.objective(out_, batch)["total"].backward()
+    longest_s = time.perf_counter() - tic
+    train_rss = _peak_rss_gib()
+    infos = list(read_video_infos(data_root, ("test",)).values())
+    tic = time.perf_counter()
+    dataset = VideoDataset(data_root, infos, trainer.exp.data, dims=trainer.dims)
+    predict(trainer.model, dataset, list(trainer.exp.data.classes), trainer.exp.post, trainer.device, trainer.exp.train.amp)
+    infer_s = time.perf_counter() - tic
+    full_epoch = train_s * n_epoch / n_train
+    return SpeedReport({
+        "train_videos_timed": float(n_train),
+        "train_s_per_video": train_s / n_train,
+        "train_s_per_1k_snippets": 1000 * train_s / snippets,
+        "train_s_per_epoch": full_epoch,
+        "longest_snippets": float(batch.mask.sum()),
+        "longest_fwd_bwd_s": longest_s,
+        "train_peak_rss_gib": train_rss,
+        "infer_s_per_100_test_videos": 100 * infer_s / len(infos),
+    })
