@@ -24,20 +24,9 @@ import pytest
 import torch
 
 from sentiloc.losses.contrastive import pssc_loss
+from tests.losses.clicks import make_clicks
 
 HAND_E = torch.tensor([[[1.0, 0.0], [0.8, 0.6], [-1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [0.0, -1.0]]])
-
-
-def make_clicks(times: list[list[int]], classes: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    width = max(1, max(len(t) for t in times))
-    point_t = torch.zeros(len(times), width, dtype=torch.long)
-    point_cls = torch.zeros(len(times), width, dtype=torch.long)
-    point_mask = torch.zeros(len(times), width, dtype=torch.bool)
-    for b, (ts, cs) in enumerate(zip(times, classes)):
-        point_t[b, : len(ts)] = torch.tensor(ts, dtype=torch.long)
-        point_cls[b, : len(cs)] = torch.tensor(cs, dtype=torch.long)
-        point_mask[b, : len(ts)] = True
-    return point_t, point_cls, point_mask
 
 
 def ones_mask(batch: int, length: int) -> torch.Tensor:

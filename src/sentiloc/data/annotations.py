@@ -47,8 +47,8 @@ class VideoInfo:
     duration_s: float
 
 
-def _number(value: object) -> float:
-    """``float()`` for JSON numbers and numeric strings (TSL-300 stores seconds as strings)."""
+def finite_number(value: object) -> float:
+    """A finite float from a JSON number or numeric string (TSL-300 stores seconds as ``"18.44"``)."""
     if isinstance(value, bool):
         raise ValueError("boolean")
     number = float(value)  # type: ignore[arg-type]
@@ -84,7 +84,7 @@ def read_number_dict(root: Path, name: str, what: str) -> dict[str, float]:
     result: dict[str, float] = {}
     for video_id, value in raw.items():
         try:
-            number = _number(value)
+            number = finite_number(value)
         except (TypeError, ValueError):
             raise SentilocError(f"{path}: {what} of video {video_id!r} is {value!r}, not a number; fix that entry") from None
         if number <= 0:
@@ -114,7 +114,7 @@ def _parse_segment(path: Path, video_id: str, annotation: object) -> Segment:
     try:
         start, end = annotation["segment"]  # type: ignore[index]
         label = annotation["label"]  # type: ignore[index]
-        return Segment(_number(start), _number(end), str(label))
+        return Segment(finite_number(start), finite_number(end), str(label))
     except (KeyError, TypeError, ValueError):
         raise SentilocError(
             f'{path}: video {video_id!r} has a malformed annotation {annotation!r}; '

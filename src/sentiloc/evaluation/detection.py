@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sentiloc.data.annotations import finite_number
 from sentiloc.errors import SentilocError
 from sentiloc.io import atomic_write_json, load_json, refuse_clobber
 
@@ -82,22 +83,12 @@ def _tiou_range(start: float, stop: float, step: float) -> np.ndarray:
 # --------------------------------------------------------------------------- loading
 
 
-def _finite(value: object) -> float:
-    """A finite float from a JSON number or numeric string (TSL-300 stores ``"18.44"``)."""
-    if isinstance(value, bool):
-        raise ValueError("a boolean is not a number")
-    number = float(value)  # type: ignore[arg-type]
-    if not math.isfinite(number):
-        raise ValueError("not finite")
-    return number
-
-
 def _check_segment(segment: object) -> None:
     """Raise ValueError unless ``segment`` is two finite numbers (or numeric strings)."""
     if not isinstance(segment, (list, tuple)) or len(segment) != 2:
         raise ValueError("a segment is [start, end]")
     for bound in segment:
-        _finite(bound)
+        finite_number(bound)
 
 
 def _is_video_entry(entry: object) -> bool:
@@ -157,7 +148,7 @@ def load_predictions(path: Path | str) -> dict:
                 _check_segment(entry["segment"])
                 if isinstance(entry["score"], str):
                     raise ValueError("a score is a number, not a string")
-                _finite(entry["score"])
+                finite_number(entry["score"])
                 if not isinstance(entry["label"], str):
                     raise ValueError("label must be a string")
             except (KeyError, TypeError, ValueError):
