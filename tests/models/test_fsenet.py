@@ -184,3 +184,21 @@ def test_cas_only_skips_gsp_but_keeps_the_cas() -> None:
     torch.testing.assert_close(fast.cas, full.cas)
     torch.testing.assert_close(fast.video_scores, full.video_scores)
     assert fast.global_cas is None and full.global_cas is not None
+
+
+def test_checkpointed_fci_gives_the_same_gradients() -> None:
+    """Recomputing FCI in the backward pass (long videos) changes memory, not the numbers."""
+    dims = {"rgb": 6, "logmfcc": 4, "img": 5}
+    features = {k: torch.randn(1, 12, d) for k, d in dims.items()}
+    mask = torch.ones(1, 12, dtype=torch.bool)
+    grads = []
+    for min_length in (0, 8):
+        torch.manual_seed(0)
+        model = FSENet(FSENetConfig(dims=dims, hidden=8, heads=2, gsp_hidden=12, trunk_hidden=12,
+                                    checkpoint_min_length=min_length)).train()
+        torch.manual_seed(1)
+        out = model(features, mask, mask)
+        (out.cas.sum() + out.global_cas.sum() + out.embeddings.sum()).backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters()})
+    for name, grad in grads[0].items():
+        torch.testing.assert_close(grads[1][name], grad, msg=name)

@@ -31,9 +31,21 @@ class VideoOutput:
     video_scores: np.ndarray
 
 
+def bf16_supported(device: torch.device) -> bool:
+    """Whether ``device`` has native bf16 matrix units (CPU: AVX-512-BF16 or AMX)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManager:
-    """bf16 autocast when asked for (fast on CPUs with AMX/AVX-512-BF16), else a no-op."""
-    if amp == "bf16":
+    """bf16 autocast for ``amp="bf16"`` (or ``"auto"`` on hardware with native bf16), else a no-op.
+
+    Weights and the optimiser stay in float32; only matrix products run in bf16, which is
+    1.4-2x faster on CPUs with AVX-512-BF16/AMX. Without native support bf16 is emulated and
+    slower, hence ``auto``.
+    """
+    if amp == "bf16" or (amp == "auto" and bf16_supported(device)):
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 

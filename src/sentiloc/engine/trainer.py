@@ -57,8 +57,8 @@ class TrainConfig:
         self.betas = tuple(self.betas)  # type: ignore[assignment]
         if self.scheduler not in ("constant", "cosine"):
             raise SentilocError(f"train.scheduler {self.scheduler!r}: choose 'constant' or 'cosine'")
-        if self.amp not in ("none", "bf16"):
-            raise SentilocError(f"train.amp {self.amp!r}: choose 'none' or 'bf16'")
+        if self.amp not in ("none", "bf16", "auto"):
+            raise SentilocError(f"train.amp {self.amp!r}: choose 'auto', 'bf16' or 'none'")
         if self.epochs < 1 or self.batch_size < 1 or self.micro_batch < 1:
             raise SentilocError("train.epochs, train.batch_size and train.micro_batch must be positive")
 

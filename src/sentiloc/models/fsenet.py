@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from sentiloc.errors import SentilocError
 from sentiloc.losses.pooling import masked_topk_mean
@@ -42,6 +43,9 @@ class FSENetConfig:
         gsp_hidden, gsp_dropout: GSP trunk width and dropout.
         trunk_hidden, trunk_dropout: CAS trunk width and dropout.
         r_act: video score = mean of the top ⌊length / r_act⌋ CAS values.
+        checkpoint_min_length: in training, videos at least this long recompute FCI during the
+            backward pass instead of storing its T x T attention maps (0 = never). It bounds the
+            memory of the longest videos at the cost of one extra FCI forward for them only.
         pssc_feature: snippet embeddings for PSSC: F_mix ("fmix", paper figure) or the GSP trunk
             before dropout ("gsp_trunk", C-FSE).
     """
@@ -63,6 +67,7 @@ class FSENetConfig:
     trunk_dropout: float = 0.7
     r_act: int = 8
     pssc_feature: str = "fmix"
+    checkpoint_min_length: int = 1024
 
     def __post_init__(self) -> None:
         if self.fci_stages not in (0, 1, 2):
@@ -170,7 +175,12 @@ class FSENet(nn.Module):
         v, a = aligned[cfg.visual], aligned[cfg.audio]
         f = aligned.get(cfg.face)
 
-        f_mix = torch.cat([v, a], dim=-1) if self.fci is None else self.fci(v, a, f, mask, face_mask)
+        if self.fci is None:
+            f_mix = torch.cat([v, a], dim=-1)
+        elif self.training and torch.is_grad_enabled() and 0 < cfg.checkpoint_min_length <= mask.shape[1]:
+            f_mix = checkpoint(self.fci, v, a, f, mask, face_mask, use_reentrant=False)
+        else:
+            f_mix = self.fci(v, a, f, mask, face_mask)
         keep = mask[..., None]
         cas_logits, _ = self.cas_head(f_mix, mask)
         # Sigmoid in float32: bf16 would round scores near 0/1 that the focal losses care about.
