@@ -96,3 +96,14 @@ def test_bad_inputs_are_one_line_errors(sim_data: Path, tmp_path: Path, capsys: 
     assert "not a loadable sentiloc checkpoint" in capsys.readouterr().err
     assert main(["train", "--config", "fsenet_point", "--set", "train.lrr=1", "--data", str(sim_data), "--out", str(tmp_path / "r2")]) == 1
     assert "unknown key" in capsys.readouterr().err
+
+
+def test_predict_refuses_features_of_another_extractor(sim_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "--config", "fsenet_point", "--data", str(sim_data), "--out", str(run), "--epochs", "1", *TINY_MODEL]) == 0
+    other = tmp_path / "other"
+    assert main(["simulate", str(other), "--videos", "3", "--dims", "rgb=7,logmfcc=6,img=10"]) == 0
+    capsys.readouterr()
+    assert main(["predict", "--checkpoint", str(run / "last.pt"), "--data", str(other), "--out", str(tmp_path / "p.json")]) == 1
+    assert "feature dim 7 but the model expects 12 for 'rgb'" in capsys.readouterr().err
+    assert not (tmp_path / "p.json").exists()
