@@ -107,3 +107,34 @@ def test_predict_refuses_features_of_another_extractor(sim_data: Path, tmp_path:
     assert main(["predict", "--checkpoint", str(run / "last.pt"), "--data", str(other), "--out", str(tmp_path / "p.json")]) == 1
     assert "feature dim 7 but the model expects 12 for 'rgb'" in capsys.readouterr().err
     assert not (tmp_path / "p.json").exists()
+
+
+def test_benchmark_speed_reports_every_figure(sim_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["benchmark", "speed", "--data", str(sim_data), "--train-videos", "2", "--repeats", "2", "--threads", "1"]
+    assert main([*args, *TINY_MODEL]) == 0
+    out = capsys.readouterr().out
+    for figure in ["s/video", "longest video", "peak RSS", "per 100 test videos (median of 2 passes)"]:
+        assert figure in out, figure
+
+
+ABLATIONS = {  # config -> (parameter prefixes that must exist, prefixes that must not, pseudo-labels)
+    "ablations/bspg": (["fci.v_from_audio", "gsp."], [], "bspg"),
+    "ablations/gsp_only": (["gsp."], ["fci."], "bspg"),
+    "ablations/fci_one_stage": (["fci.v_from_face", "gsp."], ["fci.v_from_audio"], "bspg"),
+    "ablations/no_gsp": (["fci.v_from_audio"], ["gsp."], "bspg"),
+    "ablations/no_pseudo": (["fci.v_from_audio", "gsp."], [], "none"),
+    "ablations/threshold_pseudo": (["fci.v_from_audio", "gsp."], [], "threshold"),
+    "ablations/gaussian_pseudo": (["fci.v_from_audio", "gsp."], [], "gaussian"),
+}
+
+
+@pytest.mark.parametrize("config", sorted(ABLATIONS))
+def test_every_ablation_config_trains(config: str, sim_data: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "--config", config, "--data", str(sim_data), "--out", str(run), "--epochs", "1", *TINY_MODEL]) == 0
+    state = load_checkpoint(run / "last.pt")
+    names = list(state["model"])
+    present, absent, pseudo = ABLATIONS[config]
+    assert state["config"]["loss"]["pseudo"]["strategy"] == pseudo
+    assert all(any(n.startswith(p) for n in names) for p in present), present
+    assert not any(n.startswith(p) for n in names for p in absent), absent

@@ -37,7 +37,7 @@ def test_bspg_single_click_mound() -> None:
     # w = 2, β = 0.6, click (t=3, class 1) on T = 8:
     #   s_t = 0.6 + 0.4 (1 − |t − 3| / 2): t=1,5 -> 0.6; t=2,4 -> 0.8; t=3 -> 1.0
     #   ∅ = 1 − s: 0.4, 0.2, 0.0, 0.2, 0.4; other class 0; outside the window ignored.
-    cfg = PseudoLabelConfig(window=2, beta=0.6, bg_seeds=False)
+    cfg = PseudoLabelConfig(window=2, beta=0.6, background="none")
     targets, weight = point_targets(*make_clicks([[3]], [[1]]), neutral_cas(1, 8), full_mask(1, 8), cfg)
     mound = torch.tensor([0.0, 0.6, 0.8, 1.0, 0.8, 0.6, 0.0, 0.0])
     torch.testing.assert_close(targets[0, :, 1], mound)
@@ -51,7 +51,7 @@ def test_bspg_single_click_mound() -> None:
 def test_bspg_tau_gate() -> None:
     # cas[t=2, ∅] = 0.96 > τ: I_2 = 0 -> class 0, ∅ 1 - 0 = 1, weight 1.
     # cas[t=4, ∅] = 0.95 = τ: not gated (the gate needs y_∅ > τ) -> keeps s = 0.8.
-    cfg = PseudoLabelConfig(window=2, beta=0.6, tau=0.95, bg_seeds=False)
+    cfg = PseudoLabelConfig(window=2, beta=0.6, tau=0.95, background="none")
     cas = neutral_cas(1, 8)
     cas[0, 2, BG] = 0.96
     cas[0, 4, BG] = 0.95
@@ -67,22 +67,40 @@ def test_bspg_background_seeds() -> None:
     cas = neutral_cas(1, 8)
     cas[0, 0, BG], cas[0, 6, BG], cas[0, 7, BG] = 0.94, 0.95, 0.99
     clicks = make_clicks([[3]], [[1]])
-    targets, weight = point_targets(*clicks, cas, full_mask(1, 8), PseudoLabelConfig(window=2, beta=0.6, tau=0.95))
+    cfg = PseudoLabelConfig(window=2, beta=0.6, tau=0.95, background="seeds")
+    targets, weight = point_targets(*clicks, cas, full_mask(1, 8), cfg)
     torch.testing.assert_close(targets[0, :, BG], torch.tensor([0.0, 0.4, 0.2, 0.0, 0.2, 0.4, 1.0, 1.0]))
     torch.testing.assert_close(targets[0, :, 1], torch.tensor([0.0, 0.6, 0.8, 1.0, 0.8, 0.6, 0.0, 0.0]))
     torch.testing.assert_close(weight[0], torch.tensor([0.0, 0.6, 0.8, 1.0, 0.8, 0.6, 1.0, 1.0]))
     # switched off: the two seeds are ignored again
     _, weight_off = point_targets(
-        *clicks, cas, full_mask(1, 8), PseudoLabelConfig(window=2, beta=0.6, tau=0.95, bg_seeds=False)
+        *clicks, cas, full_mask(1, 8), PseudoLabelConfig(window=2, beta=0.6, tau=0.95, background="none")
     )
     assert weight_off[0, 6] == 0 and weight_off[0, 7] == 0
+
+
+def test_bspg_outside_windows_is_background() -> None:
+    # The paper's literal rule: ŷ_c = 0 outside the windows, hence ŷ_∅ = 1 with weight 1 there,
+    # whatever the model currently believes (t=0 has y_∅ 0.1); padding stays unsupervised.
+    cas = neutral_cas(1, 9)
+    cas[0, 0, BG] = 0.1
+    mask = torch.tensor([[True] * 8 + [False]])
+    targets, weight = point_targets(*make_clicks([[3]], [[1]]), cas, mask, PseudoLabelConfig(window=2, beta=0.6))
+    torch.testing.assert_close(targets[0, :, BG], torch.tensor([1.0, 0.4, 0.2, 0.0, 0.2, 0.4, 1.0, 1.0, 0.0]))
+    torch.testing.assert_close(targets[0, :, 1], torch.tensor([0.0, 0.6, 0.8, 1.0, 0.8, 0.6, 0.0, 0.0, 0.0]))
+    torch.testing.assert_close(weight[0], torch.tensor([1.0, 0.6, 0.8, 1.0, 0.8, 0.6, 1.0, 1.0, 0.0]))
+
+
+def test_unknown_background_mode_is_refused() -> None:
+    with pytest.raises(SentilocError, match="loss.pseudo.background"):
+        PseudoLabelConfig(background="everything")
 
 
 def test_bspg_overlap_same_class_takes_max() -> None:
     # clicks of class 1 at t=3 and t=5, w=2 on T=10:
     #   t=1: 0.6 (from 3) | t=2: 0.8 | t=3: max(1.0, 0.6)=1.0 | t=4: max(0.8, 0.8)=0.8
     #   t=5: max(0.6, 1.0)=1.0 | t=6: 0.8 | t=7: 0.6
-    cfg = PseudoLabelConfig(window=2, beta=0.6, bg_seeds=False)
+    cfg = PseudoLabelConfig(window=2, beta=0.6, background="none")
     targets, _ = point_targets(*make_clicks([[3, 5]], [[1, 1]]), neutral_cas(1, 10), full_mask(1, 10), cfg)
     torch.testing.assert_close(
         targets[0, :, 1], torch.tensor([0.0, 0.6, 0.8, 1.0, 0.8, 1.0, 0.8, 0.6, 0.0, 0.0])
@@ -94,7 +112,7 @@ def test_bspg_overlap_different_classes_nearer_wins() -> None:
     # class 0 at t=2, class 1 at t=5, w=2, T=8:
     #   t=3: class 0 at distance 1 (0.8) vs class 1 at distance 2 (0.6) -> class 0, 0.8
     #   t=4: class 0 at distance 2 (0.6) vs class 1 at distance 1 (0.8) -> class 1, 0.8
-    cfg = PseudoLabelConfig(window=2, beta=0.6, bg_seeds=False)
+    cfg = PseudoLabelConfig(window=2, beta=0.6, background="none")
     targets, weight = point_targets(*make_clicks([[2, 5]], [[0, 1]]), neutral_cas(1, 8), full_mask(1, 8), cfg)
     torch.testing.assert_close(targets[0, :, 0], torch.tensor([0.6, 0.8, 1.0, 0.8, 0.0, 0.0, 0.0, 0.0]))
     torch.testing.assert_close(targets[0, :, 1], torch.tensor([0.0, 0.0, 0.0, 0.0, 0.8, 1.0, 0.8, 0.6]))
@@ -106,7 +124,7 @@ def test_bspg_overlap_different_classes_nearer_wins() -> None:
 
 
 def test_window_zero_is_the_click_only() -> None:
-    cfg = PseudoLabelConfig(window=0, bg_seeds=False)
+    cfg = PseudoLabelConfig(window=0, background="none")
     targets, weight = point_targets(*make_clicks([[2]], [[0]]), neutral_cas(1, 5), full_mask(1, 5), cfg)
     assert targets[0, :, 0].tolist() == [0, 0, 1, 0, 0] and weight[0].tolist() == [0, 0, 1, 0, 0]
 
@@ -139,7 +157,7 @@ def test_batch_equals_each_video_alone(strategy: str) -> None:
 
 def test_click_on_padding_is_dropped() -> None:
     mask = torch.tensor([[True] * 5 + [False] * 3])
-    cfg = PseudoLabelConfig(window=2, bg_seeds=False)
+    cfg = PseudoLabelConfig(window=2, background="none")
     targets, weight = point_targets(*make_clicks([[6]], [[1]]), neutral_cas(1, 8), mask, cfg)
     assert weight.sum() == 0 and targets.sum() == 0
 
@@ -170,7 +188,7 @@ def test_threshold_square_wave() -> None:
     cas = neutral_cas(1, 9)
     cas[0, 2:7, 1] = torch.tensor([0.7, 0.2, 0.1, 0.5, 0.4])
     cas[0, 0, 1] = 0.9  # passes the threshold but lies outside the window: ignored
-    cfg = PseudoLabelConfig(strategy="threshold", window=2, threshold=0.5, bg_seeds=False)
+    cfg = PseudoLabelConfig(strategy="threshold", window=2, threshold=0.5, background="none")
     targets, weight = point_targets(*make_clicks([[4]], [[1]]), cas, full_mask(1, 9), cfg)
     assert targets[0, :, 1].tolist() == [0, 0, 1, 0, 1, 1, 0, 0, 0]
     assert targets[0, :, BG].tolist() == [0, 0, 0, 1, 0, 0, 1, 0, 0]
@@ -186,7 +204,7 @@ def test_gaussian_instance_adaptive() -> None:
     # σ = 0.5 · 4 / 2 = 1.0; support |t − 6| ≤ 3 -> 3..9; value exp(−d² / 2), ∅ = 1 − value.
     cas = neutral_cas(1, 12)
     cas[0, :, 0] = torch.tensor([0.1, 0.1, 0.1, 0.3, 0.6, 0.7, 0.8, 0.5, 0.3, 0.1, 0.1, 0.1])
-    cfg = PseudoLabelConfig(strategy="gaussian", window=3, gaussian_sigma_scale=0.5, bg_seeds=False)
+    cfg = PseudoLabelConfig(strategy="gaussian", window=3, gaussian_sigma_scale=0.5, background="none")
     targets, weight = point_targets(*make_clicks([[5]], [[0]]), cas, full_mask(1, 12), cfg)
     g = [math.exp(-(d**2) / 2.0) for d in (3, 2, 1, 0, 1, 2, 3)]
     expected = torch.tensor([0, 0, 0, *g, 0, 0], dtype=torch.float32)
@@ -199,7 +217,7 @@ def test_gaussian_instance_adaptive() -> None:
 def test_gaussian_duration_clipping_and_sigma_floor() -> None:
     # Flat scores: every t ties as apex -> the click itself (nearest). The run covers all 12
     # snippets -> clipped to 2w + 1 = 7 -> σ = 0.5 · 7 / 2 = 1.75, support |d| ≤ 5.25.
-    cfg = PseudoLabelConfig(strategy="gaussian", window=3, bg_seeds=False)
+    cfg = PseudoLabelConfig(strategy="gaussian", window=3, background="none")
     cas = neutral_cas(1, 12, cls=0.9)
     targets, _ = point_targets(*make_clicks([[5]], [[1]]), cas, full_mask(1, 12), cfg)
     assert targets[0, 5, 1].item() == pytest.approx(1.0)

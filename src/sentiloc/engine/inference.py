@@ -8,6 +8,7 @@ hands them to :mod:`sentiloc.postprocess`; the same path serves validation durin
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -38,6 +39,11 @@ def bf16_supported(device: torch.device) -> bool:
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
+def uses_bf16(device: torch.device, amp: str) -> bool:
+    """Whether ``amp`` means bf16 matrix products on ``device`` (``auto``: only with native bf16)."""
+    return amp == "bf16" or (amp == "auto" and bf16_supported(device))
+
+
 def autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManager:
     """bf16 autocast for ``amp="bf16"`` (or ``"auto"`` on hardware with native bf16), else a no-op.
 
@@ -45,9 +51,22 @@ def autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManage
     1.4-2x faster on CPUs with AVX-512-BF16/AMX. Without native support bf16 is emulated and
     slower, hence ``auto``.
     """
-    if amp == "bf16" or (amp == "auto" and bf16_supported(device)):
+    if uses_bf16(device, amp):
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def inference_model(model: nn.Module, device: torch.device, amp: str) -> nn.Module:
+    """The module to run inference with: under bf16 amp, an eval-mode bf16 copy.
+
+    Autocast re-casts every weight to bf16 on every forward call; with one call per video that
+    is ~8% of CPU inference time, so inference casts a copy once instead. The outputs match
+    autocast's: its matrix products already yield bf16 activations, and the heads' sigmoid runs
+    in float32 either way. Without bf16 the model itself is returned.
+    """
+    if not uses_bf16(device, amp):
+        return model
+    return copy.deepcopy(model).to(torch.bfloat16).eval()
 
 
 def batches_by_length(dataset: VideoDataset, micro_batch: int) -> list[list[int]]:
@@ -73,10 +92,12 @@ def forward_videos(
     ``micro_batch`` > 1 groups videos of similar length, which pays off on a GPU.
     """
     was_training = model.training
+    dtype = next(model.parameters()).dtype  # features follow the model (a bf16 inference copy)
     model.eval()
     try:
         for indices in batches_by_length(dataset, micro_batch):
             batch = collate([dataset[i] for i in indices], num_classes).to(device)
+            batch.features = {k: v.to(dtype) for k, v in batch.features.items()}
             with autocast(device, amp):
                 out = model(batch.features, batch.mask, batch.face_present, cas_only=cas_only)
             for b, video_id in enumerate(batch.video_ids):
@@ -105,6 +126,7 @@ def predict(
     """Proposals per video (ActivityNet entries, seconds) and the video scores behind them."""
     proposals: dict[str, list[dict]] = {}
     scores: dict[str, np.ndarray] = {}
+    model = inference_model(model, device, amp)
     for output in forward_videos(model, dataset, len(class_names), device, amp, micro_batch, cas_only=True):
         proposals[output.video_id] = video_proposals(output.cas, output.video_scores, output.fps, post, class_names)
         scores[output.video_id] = output.video_scores

@@ -26,6 +26,7 @@ from sentiloc.data.dataset import DataConfig, VideoDataset, collate, load_superv
 from sentiloc.data.timebase import snippet_to_seconds
 from sentiloc.engine.checkpoint import load_checkpoint, save_checkpoint
 from sentiloc.engine.inference import autocast, predict
+from sentiloc.engine.memory import limit_kernel_cache, release_free_memory
 from sentiloc.errors import SentilocError
 from sentiloc.evaluation.detection import evaluate_detection
 from sentiloc.evaluation.selection import click_hit_map, video_classification_map
@@ -117,6 +118,8 @@ class Trainer:
         self.data_root = Path(data_root)
         self.out = Path(out) if out is not None else None
         self.device = resolve_device(device)
+        if self.device.type == "cpu":
+            limit_kernel_cache()
         cfg = self.exp.train
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
@@ -197,6 +200,8 @@ class Trainer:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             self.optimizer.step()
             self.scheduler.step()
+            if self.device.type == "cpu":
+                release_free_memory()
         return {f"loss/{k}": v / max(n_videos, 1) for k, v in sums.items()}
 
     # -- validation --------------------------------------------------------------------------

@@ -13,10 +13,16 @@ click, so they share one resolution step:
    (deterministic, **[design]**);
 4. the winner's column gets the value and ∅ gets ``1 - value``; other classes 0.
 
-Snippets outside every support are ignored (weight 0), except background seeds (``bg_seeds``):
-snippets whose detached non-sentiment score is ≥ τ get ``ŷ_∅ = 1``. Seeds apply to every windowed
-strategy (``bspg``, ``threshold``, ``gaussian``) so that the ablation only changes the mound
-shape; ``none`` supervises the click snippets only, as specified.
+What happens outside every support is the ``background`` mode, shared by every windowed strategy
+(``bspg``, ``threshold``, ``gaussian``) so that an ablation only changes the mound shape; the
+``none`` strategy supervises the click snippets only, as specified:
+
+- ``outside`` — the paper's literal rule: ŷ_c = 0 outside the windows, so ŷ_∅ = 1 − 0 = 1 there.
+  It is the only mode that teaches ∅ from the start; without it nothing pushes y_∅ up and the
+  model calls everything sentiment (measured: docs/RESULTS.md).
+- ``seeds`` — METHODS.md's [design]: only snippets whose detached ∅ score is already ≥ τ get
+  ŷ_∅ = 1 (the TSL/LACP seed rule); the rest are ignored.
+- ``none`` — snippets outside the windows are ignored (weight 0).
 
 Everything is vectorised over (B, P, T) with no Python loop at all (classes are a one-hot axis).
 Inputs are detached model scores, so the targets carry no gradient.
@@ -32,6 +38,7 @@ from torch import Tensor
 from sentiloc.errors import SentilocError
 
 STRATEGIES = ("bspg", "threshold", "none", "gaussian")
+BACKGROUND_MODES = ("outside", "seeds", "none")
 
 
 @dataclass
@@ -43,7 +50,8 @@ class PseudoLabelConfig:
         window: half-width w of the window around a click, in snippets.
         beta: BSPG value at distance w (the mound falls linearly from 1 to β).
         tau: non-sentiment threshold τ, used by the BSPG gate and by background seeds.
-        bg_seeds: supervise confident background (y_∅ ≥ τ) outside all windows as ∅.
+        background: ``outside`` | ``seeds`` | ``none`` — the targets outside all windows (module
+            docstring).
         threshold: class-score threshold of the ``threshold`` strategy.
         gaussian_sigma_scale: σ = scale · duration / 2 for the ``gaussian`` strategy.
     """
@@ -52,7 +60,7 @@ class PseudoLabelConfig:
     window: int = 7
     beta: float = 0.6
     tau: float = 0.95
-    bg_seeds: bool = True
+    background: str = "outside"
     threshold: float = 0.5
     gaussian_sigma_scale: float = 0.5
 
@@ -60,6 +68,11 @@ class PseudoLabelConfig:
         if self.strategy not in STRATEGIES:
             raise SentilocError(
                 f"config 'loss.pseudo.strategy': unknown strategy {self.strategy!r}; choose one of {list(STRATEGIES)}"
+            )
+        if self.background not in BACKGROUND_MODES:
+            raise SentilocError(
+                f"config 'loss.pseudo.background': unknown mode {self.background!r}; "
+                f"choose one of {list(BACKGROUND_MODES)}"
             )
         if int(self.window) != self.window or self.window < 0:
             raise SentilocError(f"config 'loss.pseudo.window' must be a non-negative integer, got {self.window!r}")
@@ -254,10 +267,12 @@ def point_targets(
     targets = _assemble(winner, val, covered, num_classes)
 
     supervised = covered
-    if cfg.bg_seeds and cfg.strategy != "none":
-        seeds = ~covered & mask & (bg_score >= cfg.tau)
-        targets[..., num_classes] = torch.where(seeds, torch.ones_like(bg_score), targets[..., num_classes])
-        supervised = covered | seeds
+    if cfg.strategy != "none" and cfg.background != "none":
+        background = ~covered & mask
+        if cfg.background == "seeds":
+            background = background & (bg_score >= cfg.tau)
+        targets[..., num_classes] = torch.where(background, torch.ones_like(bg_score), targets[..., num_classes])
+        supervised = covered | background
 
     supervised = supervised & mask
     targets = torch.where(supervised[..., None], targets, torch.zeros_like(targets))
