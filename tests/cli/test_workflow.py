@@ -138,3 +138,16 @@ def test_every_ablation_config_trains(config: str, sim_data: Path, tmp_path: Pat
     assert state["config"]["loss"]["pseudo"]["strategy"] == pseudo
     assert all(any(n.startswith(p) for n in names) for p in present), present
     assert not any(n.startswith(p) for n in names for p in absent), absent
+
+
+def test_face_dropout_is_wired_and_reproducible(sim_data: Path, tmp_path: Path) -> None:
+    def weights(name: str, rate: str) -> dict[str, torch.Tensor]:
+        run = tmp_path / name
+        args = ["train", "--config", "fsenet_point", "--data", str(sim_data), "--out", str(run), "--epochs", "1",
+                "--set", f"train.face_dropout={rate}", *TINY_MODEL]
+        assert main(args) == 0
+        return load_checkpoint(run / "last.pt")["model"]
+
+    first, again, without = weights("a", "1.0"), weights("b", "1.0"), weights("c", "0.0")
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    assert any(not torch.equal(first[k], without[k]) for k in first)

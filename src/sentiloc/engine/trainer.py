@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from sentiloc.config import section
 from sentiloc.data.annotations import read_video_infos
+from sentiloc.data.augment import drop_face_runs
 from sentiloc.data.dataset import DataConfig, VideoDataset, collate, load_supervision, split_train_val
 from sentiloc.data.timebase import snippet_to_seconds
 from sentiloc.engine.checkpoint import load_checkpoint, save_checkpoint
@@ -53,6 +54,7 @@ class TrainConfig:
     checkpoint_every: int = 10
     num_threads: int | None = None
     grad_clip: float | None = None
+    face_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)  # type: ignore[assignment]
@@ -60,6 +62,8 @@ class TrainConfig:
             raise SentilocError(f"train.scheduler {self.scheduler!r}: choose 'constant' or 'cosine'")
         if self.amp not in ("none", "bf16", "auto"):
             raise SentilocError(f"train.amp {self.amp!r}: choose 'auto', 'bf16' or 'none'")
+        if not 0.0 <= self.face_dropout <= 1.0:
+            raise SentilocError(f"train.face_dropout {self.face_dropout!r}: a probability in [0, 1]")
         if self.epochs < 1 or self.batch_size < 1 or self.micro_batch < 1:
             raise SentilocError("train.epochs, train.batch_size and train.micro_batch must be positive")
 
@@ -175,6 +179,8 @@ class Trainer:
         cfg = self.exp.train
         self.model.train()
         order = epoch_order(len(self.train_set), cfg.seed, self.epoch)
+        # Face dropout draws from its own (seed, epoch) stream, so resuming replays it exactly.
+        face_rng = torch.Generator().manual_seed(cfg.seed * 100_003 + self.epoch + 7_919)
         sums: dict[str, float] = {}
         n_videos = 0
         for start in range(0, len(order), cfg.batch_size):
@@ -183,6 +189,7 @@ class Trainer:
             for micro in range(0, len(step_ids), cfg.micro_batch):
                 ids = step_ids[micro : micro + cfg.micro_batch]
                 batch = collate([self.train_set[i] for i in ids], self.exp.data.num_classes).to(self.device)
+                batch.face_present = drop_face_runs(batch.face_present, batch.mask, cfg.face_dropout, face_rng)
                 with autocast(self.device, cfg.amp):
                     out = self.model(batch.features, batch.mask, batch.face_present)
                 terms = self.objective(out, batch)
