@@ -17,6 +17,38 @@ from sentiloc.errors import SentilocError
 
 Handler = Callable[[argparse.Namespace], int]
 
+MATRIX_HELP = """\
+accuracy: train, predict (best.pt) and evaluate (gt.json, test) every config x seed; writes
+OUT/results.csv (one row per run), OUT/table.md (mean ± sample std over seeds, in %, and the mean
+training minutes) and OUT/runs/<config>_s<seed>/. Default configs: fsenet_point fsenet_video
+fsenet_full tslnet_point mil_video frame_full and ablations/*, those this install ships. Repeat a
+killed command to continue it: finished runs are read back, unfinished ones resume from last.pt.
+
+The default matrix is sized to finish in about an hour on 2 CPU cores:
+
+  sentiloc simulate data/tsl300matrix --structure shared/data/tsl300 --videos 90 --max-duration 120
+  sentiloc benchmark accuracy --data data/tsl300matrix --out bench/accuracy
+
+90 videos of the real TSL-300 structure (60 train, 6 of them for validation, and 30 test), capped
+at 120 s, hold ~19k snippets, ~12k trained on per epoch: at the 1.1-1.6 s per 1,000 training
+snippets that `benchmark speed` measures on 2 AVX-512 cores that is 15-20 s per epoch, so a run
+(6 epochs, then test prediction) takes 1.5-2 min, and 12 distinct configs x 3 seeds = 36 runs
+(ablations/bspg is fsenet_point and reuses its runs) about an hour. Each progress line gives the
+minutes of its run, so the first one tells how long the matrix will take on another machine.
+6 epochs (~84 optimiser steps) is a short, equal schedule for every method: it compares them, it
+does not reach their final accuracy.
+
+sensitivity: one study of --config (default fsenet_point) on the same data and schedule; writes
+OUT/<study>.csv (one row per run) and OUT/<study>.png:
+  bspg    BSPG window w in 3,5,7,9,11 x beta in 0.4,0.6,0.8: heatmap (45 runs, ~75 min)
+  face    0, 25, 50, 75 % face-missing test snippets (a floor per video), trained with
+          train.face_dropout 0 and 0.5: two lines (6 trainings, 24 predictions, ~12 min)
+  jitter  training clicks moved by up to 0, 1, 2, 4 s (12 runs, ~20 min)
+
+--quick: 1 seed, 1 epoch, and fsenet_point only (accuracy) or 2 points of the study
+(sensitivity): a smoke test of the pipeline, not a measurement.
+"""
+
 
 def _modalities(text: str) -> tuple:
     from sentiloc.data.dataset import ModalitySpec
@@ -87,13 +119,38 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from sentiloc.engine.predict import predict_split
 
     results = predict_split(Path(args.checkpoint), Path(args.data), args.split, Path(args.out),
-                            overwrite=args.overwrite, device=args.device)
+                            overwrite=args.overwrite, device=args.device,
+                            face_missing=args.face_missing, face_seed=args.face_seed)
     n = sum(len(v) for v in results["results"].values())
     print(f"wrote {n} segments for {len(results['results'])} videos to {args.out}")
     return 0
 
 
+def cmd_benchmark_runs(args: argparse.Namespace) -> int:
+    """``benchmark accuracy`` and ``benchmark sensitivity``: --quick only fills what was not given."""
+    from sentiloc.engine.matrix import MATRIX_EPOCHS, parse_seeds, run_accuracy
+    from sentiloc.engine.sensitivity import run_sensitivity
+
+    if not args.data:
+        raise SentilocError(f"benchmark {args.what}: --data DATA is required (see `sentiloc benchmark --help`)")
+    seeds = parse_seeds(args.seeds) if args.seeds else [1] if args.quick else [1, 2, 3]
+    epochs = args.epochs if args.epochs is not None else 1 if args.quick else MATRIX_EPOCHS
+    out = Path(args.out or f"sentiloc-{args.what}")
+    if args.what == "accuracy":
+        configs = args.configs or (["fsenet_point"] if args.quick else None)
+        table = run_accuracy(Path(args.data), out, configs, seeds, epochs, args.set or [], args.overwrite)
+    else:
+        if not args.study:
+            raise SentilocError("benchmark sensitivity: --study bspg|face|jitter is required")
+        table = run_sensitivity(args.study, Path(args.data), out, args.config, seeds, epochs, args.set or [],
+                                quick=args.quick, overwrite=args.overwrite)
+    print(table)
+    return 0
+
+
 def cmd_benchmark(args: argparse.Namespace) -> int:
+    if args.what in ("accuracy", "sensitivity"):
+        return cmd_benchmark_runs(args)
     if args.what == "eval":
         from sentiloc.evaluation import benchmark_evaluator
 
@@ -178,16 +235,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="predictions JSON (ActivityNet style)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--face-missing", type=float, default=0.0, metavar="FRACTION",
+                   help="robustness check: hide faces on seeded runs until at least this fraction of each "
+                   "video's snippets is face-missing (default 0: the data as is)")
+    p.add_argument("--face-seed", type=int, default=0, help="seed of the hidden runs of --face-missing")
     p.set_defaults(handler=cmd_predict)
 
-    p = verbs.add_parser("benchmark", help="time sentiloc against the reference implementation")
-    p.add_argument("what", choices=["eval", "speed"], help="eval: the evaluator on ~9,000 proposals; "
-                   "speed: training, inference and memory of a config on a dataset")
+    p = verbs.add_parser("benchmark", help="speed against the reference; the accuracy matrix; robustness studies",
+                         epilog=MATRIX_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("what", choices=["eval", "speed", "accuracy", "sensitivity"],
+                   help="eval: the evaluator on ~9,000 proposals; speed: training, inference and memory of a "
+                   "config on a dataset; accuracy, sensitivity: see below")
     p.add_argument("--repeats", type=int, help="timed repetitions, the median is reported "
                    "(eval: default 7; speed: inference passes over the test split, default 3)")
-    p.add_argument("--data", help="speed: dataset folder")
-    p.add_argument("--config", default="fsenet_point", help="speed: config to time (default fsenet_point)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="speed: config overrides")
+    p.add_argument("--data", help="speed, accuracy, sensitivity: dataset folder")
+    p.add_argument("--config", default="fsenet_point",
+                   help="speed: config to time; sensitivity: the config studied (default fsenet_point)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="config overrides (every config of a matrix)")
+    p.add_argument("--configs", nargs="+", metavar="NAME_OR_PATH", help="accuracy: configs (default: see below)")
+    p.add_argument("--seeds", help="accuracy, sensitivity: N for seeds 1..N (default 3), or a list such as 4,7")
+    p.add_argument("--epochs", type=int, help="accuracy, sensitivity: epochs per run (default 6)")
+    p.add_argument("--study", choices=["bspg", "face", "jitter"], help="sensitivity: which study")
+    p.add_argument("--out", help="accuracy, sensitivity: output folder (default ./sentiloc-accuracy, ./sentiloc-sensitivity)")
+    p.add_argument("--quick", action="store_true", help="accuracy, sensitivity: 1 seed, 1 epoch, smallest grid")
+    p.add_argument("--overwrite", action="store_true", help="accuracy, sensitivity: retrain finished runs")
     p.add_argument("--train-videos", type=int, help="speed: time this many training videos (default all)")
     p.add_argument("--threads", type=int, default=2, help="speed: torch threads (default 2, as the reference)")
     p.set_defaults(handler=cmd_benchmark)

@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 
 from sentiloc.data import layout
 from sentiloc.data.annotations import VideoInfo, read_clicks, read_segments
+from sentiloc.data.augment import jitter_click_frames, video_rng
 from sentiloc.data.batch import Batch
 from sentiloc.data.timebase import frame_to_snippet, segment_to_snippets
 from sentiloc.errors import SentilocError
@@ -63,6 +64,8 @@ class DataConfig:
     val_fraction: float = 0.1
     val_seed: int = 0
     length_tolerance: int = 3
+    click_jitter_s: float = 0.0  # move each training click by U(-j, +j) seconds (robustness study)
+    click_jitter_seed: int = 0  # the jitter depends only on (this seed, video id)
 
     def __post_init__(self) -> None:
         self.modalities = tuple(
@@ -81,6 +84,8 @@ class DataConfig:
             raise SentilocError(f"data.video_label_source {self.video_label_source!r}: choose 'points' or 'dense'")
         if not 0.0 <= self.val_fraction < 1.0:
             raise SentilocError(f"data.val_fraction {self.val_fraction}: must be in [0, 1)")
+        if self.click_jitter_s < 0:
+            raise SentilocError(f"data.click_jitter_s {self.click_jitter_s}: a jitter amplitude in seconds, >= 0")
 
     @property
     def num_classes(self) -> int:
@@ -185,7 +190,8 @@ class SupervisionSet:
 def load_supervision(root: Path, infos: Mapping[str, VideoInfo], cfg: DataConfig) -> SupervisionSet:
     """Read the training labels of ``infos`` allowed at ``cfg.supervision`` and nothing else.
 
-    * point: ``video_id``/``class``/``point`` of the point CSV (no segment file is opened);
+    * point: ``video_id``/``class``/``point`` of the point CSV (no segment file is opened), moved by
+      ``cfg.click_jitter_s`` when a robustness study asks for it;
     * video: the set of classes per video, from the point CSV's ``class`` column or the dense file;
     * full: dense segments of ``videosenti_gt.json``.
     """
@@ -218,6 +224,8 @@ def load_supervision(root: Path, infos: Mapping[str, VideoInfo], cfg: DataConfig
                 f"{path}: video {video_id!r} has a click outside the video (frames 0..{limit:.0f}); "
                 "fix the point column (native frame indices) — `sentiloc check-data` lists all such rows"
             )
+        frames = jitter_click_frames(frames, info.fps, limit, cfg.click_jitter_s,
+                                     video_rng(cfg.click_jitter_seed, video_id))
         result.by_video[video_id] = Supervision(labels, clicks_t=frame_to_snippet(frames), clicks_cls=classes)
     return result
 

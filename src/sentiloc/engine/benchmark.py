@@ -10,6 +10,7 @@ alone to show that memory stays flat.
 
 from __future__ import annotations
 
+import platform
 import resource
 import statistics
 import time
@@ -33,11 +34,38 @@ REFERENCE = {
 }
 
 
+REFERENCE_MACHINE = "2-vCPU Intel Xeon with AVX-512/AMX"
+
+
+def cpu_description(cpuinfo: str | None = None) -> str:
+    """CPU model and the vector/matrix extensions that decide CPU training speed.
+
+    The reference figures come from an AVX-512/AMX Xeon; on a CPU without them (e.g. AVX2 only)
+    every matrix product is several times slower for any implementation, so the ratios printed
+    beside the figures are only like-for-like on a machine of the reference's kind.
+    """
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return platform.processor() or platform.machine()
+    fields = dict(
+        (key.strip(), value.strip())
+        for key, _, value in (line.partition(":") for line in cpuinfo.splitlines())
+        if key.strip() in ("model name", "flags")
+    )
+    flags = set(fields.get("flags", "").split())
+    isa = [name for flag, name in (("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_bf16", "AVX512-BF16"),
+                                   ("amx_bf16", "AMX-BF16")) if flag in flags]
+    return f"{fields.get('model name', platform.machine())} ({', '.join(isa) or 'no AVX2'})"
+
+
 @dataclass
 class SpeedReport:
-    """Measured figures and their ratios to the reference implementation."""
+    """Measured figures, the machine they were measured on, and their ratios to the reference."""
 
     figures: dict[str, float]
+    machine: str = ""
 
     def ratios(self) -> dict[str, float]:
         return {
@@ -50,6 +78,8 @@ class SpeedReport:
     def format(self) -> str:
         f, r = self.figures, self.ratios()
         return "\n".join([
+            f"machine: {self.machine}, {self.figures.get('threads', 2):.0f} threads "
+            f"(reference: {REFERENCE_MACHINE}; ratios are like-for-like only on that kind of CPU)",
             f"training:  {f['train_s_per_video']:.3f} s/video, {f['train_s_per_1k_snippets']:.3f} s/1k snippets, "
             f"{f['train_s_per_epoch']:.1f} s/epoch ({f['train_videos_timed']:.0f} videos timed) "
             f"-> {r['train_speedup_per_video']:.1f}x faster per video than the reference (4.30 s)",
@@ -107,4 +137,5 @@ def benchmark_speed(config: dict[str, Any], data_root: Path, train_videos: int |
         "train_peak_rss_gib": train_rss,
         "infer_s_per_100_test_videos": 100 * infer_s / len(infos),
         "infer_repeats": float(len(infer_runs)),
-    })
+        "threads": float(threads),
+    }, machine=cpu_description())

@@ -32,7 +32,7 @@ from sentiloc.errors import SentilocError
 from sentiloc.evaluation.detection import evaluate_detection
 from sentiloc.evaluation.selection import click_hit_map, video_classification_map
 from sentiloc.io import atomic_write_json, atomic_write_text, prepare_output_dir
-from sentiloc.losses.objective import FSENetObjective, ObjectiveConfig
+from sentiloc.losses.registry import build_objective, objective_config
 from sentiloc.models.registry import build_model
 from sentiloc.postprocess import PostprocessConfig
 
@@ -76,7 +76,8 @@ class Experiment:
     data: DataConfig
     model_name: str
     model_params: dict[str, Any]
-    loss: ObjectiveConfig
+    loss_name: str
+    loss: Any
     train: TrainConfig
     post: PostprocessConfig = field(default_factory=PostprocessConfig)
 
@@ -87,7 +88,8 @@ class Experiment:
         name = model.pop("name", "fsenet")
         train = TrainConfig(**section(config, "train", set(TrainConfig.__dataclass_fields__)))
         post = PostprocessConfig(**section(config, "postprocess", set(PostprocessConfig.__dataclass_fields__)))
-        return cls(config, data, name, model, ObjectiveConfig.from_config(config), train, post)
+        loss_name, loss = objective_config(config)
+        return cls(config, data, name, model, loss_name, loss, train, post)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -139,10 +141,12 @@ class Trainer:
             else None
         )
         self.model = make_model(self.exp, self.dims).to(self.device)
-        self.objective = FSENetObjective(self.exp.loss, self.exp.data.supervision, self.exp.data.num_classes)
-        self.optimizer = torch.optim.Adam(
-            self.model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay
+        self.objective = build_objective(
+            self.exp.loss_name, self.exp.loss, self.exp.data.supervision, self.exp.data.num_classes
         )
+        # A model may ask for per-group learning rates (TSL-Net's audio CNN trains at 10x lr).
+        params = self.model.param_groups(cfg.lr) if hasattr(self.model, "param_groups") else self.model.parameters()
+        self.optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
         self.steps_per_epoch = math.ceil(len(self.train_set) / cfg.batch_size)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_lambda(cfg, self.steps_per_epoch))
         self.epoch = 0

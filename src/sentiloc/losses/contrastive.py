@@ -12,6 +12,9 @@ with at least two present classes (a single-class video has no negatives).
 
 Sets are carried as ``(B, C, T)`` bool masks so the whole batch is one einsum plus masked
 log-sum-exps; padding and clicked snippets are simply never in a set.
+
+TSL-Net's reverse-mapping (CPC) loss, :func:`reverse_mapping_loss`, lives here too: it is the
+same masked log-sum-exp contrast, with each snippet's own reconstruction as the positive.
 """
 
 from __future__ import annotations
@@ -168,3 +171,33 @@ def pssc_loss(
             f, w_sent, point_t, point_cls, point_mask, mask, num_classes, ratio
         )
     return _contrast(f, prototypes, positives, present, kappa)
+
+
+def reverse_mapping_loss(features: Tensor, recon: Tensor, mask: Tensor) -> Tensor:
+    """TSL-Net's CPC-style reverse-mapping loss for one modality (METHODS.md §4), paper sign.
+
+    The fused embedding f_z should still hold each modality's content: a reverse mapping
+    F'_m(f_z^t) must pick out its own snippet's modality feature f_m^t among all snippets of the
+    video. With cosine similarity D,
+
+        L_m = mean_t [ log Σ_j exp D(f_m^t, F'_m(f_z^j)) − D(f_m^t, F'_m(f_z^t)) ]  (≥ 0),
+
+    where t and j run over the video's real snippets (j = t included in the denominator). The
+    released code adds the negation of this quantity; callers flip the sign for that variant.
+
+    Args:
+        features: ``(B, T, d)`` modality features f_m (the targets; not detached).
+        recon: ``(B, T, d)`` reverse-mapped fused embeddings F'_m(f_z).
+        mask: ``(B, T)`` bool, True on real snippets.
+
+    Returns:
+        Scalar: mean over videos with at least one real snippet of ``L_m``.
+    """
+    sim = torch.einsum("btd,bjd->btj", F.normalize(features, dim=-1), F.normalize(recon, dim=-1))
+    keys = mask[:, None, :].expand_as(sim)
+    per_snippet = _masked_logsumexp(sim, keys) - sim.diagonal(dim1=1, dim2=2)  # (B, T)
+    per_snippet = torch.where(mask, per_snippet, torch.zeros_like(per_snippet))
+    lengths = mask.sum(dim=1)
+    per_video = per_snippet.sum(dim=1) / lengths.clamp(min=1).to(sim.dtype)
+    has = lengths > 0
+    return per_video.sum() / has.sum().clamp(min=1).to(sim.dtype)

@@ -15,7 +15,9 @@ from torch import Tensor
 EPS = 1e-8
 
 
-def focal_bce(pred: Tensor, target: Tensor, gamma: float = 2.0, eps: float = EPS) -> Tensor:
+def focal_bce(
+    pred: Tensor, target: Tensor, gamma: float = 2.0, eps: float = EPS, focus: Tensor | None = None
+) -> Tensor:
     """Elementwise focal binary cross-entropy for soft targets.
 
     ``ℓ(p, q) = w · BCE(p, q)`` with ``w = ((1 − p) q + p (1 − q))^γ`` and
@@ -28,6 +30,8 @@ def focal_bce(pred: Tensor, target: Tensor, gamma: float = 2.0, eps: float = EPS
         target: soft targets in [0, 1], broadcastable to ``pred``.
         gamma: focusing exponent (2 in the paper).
         eps: probability clamp.
+        focus: optional target for the focal weight only (default ``target``). TSL-Net's
+            self-training loss weights by a binarised target while its BCE keeps the soft one.
 
     Returns:
         A tensor of ``pred``'s shape; the focal weight is not detached.
@@ -39,7 +43,8 @@ def focal_bce(pred: Tensor, target: Tensor, gamma: float = 2.0, eps: float = EPS
     # clamp 1 − p on its own instead.
     one_minus_p = (1.0 - pred).clamp(eps, 1.0 - eps)
     q = target.to(p.dtype)
-    wrong = one_minus_p * q + p * (1.0 - q)
+    f = q if focus is None else focus.to(p.dtype)
+    wrong = one_minus_p * f + p * (1.0 - f)
     bce = -(q * torch.log(p) + (1.0 - q) * torch.log(one_minus_p))
     return wrong.pow(gamma) * bce
 

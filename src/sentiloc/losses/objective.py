@@ -40,14 +40,10 @@ class ObjectiveConfig:
     pseudo: PseudoLabelConfig = field(default_factory=PseudoLabelConfig)
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "ObjectiveConfig":
-        values = section(config, "loss", set(cls.__dataclass_fields__))
-        pseudo = values.pop("pseudo", {}) or {}
-        unknown = sorted(set(pseudo) - set(PseudoLabelConfig.__dataclass_fields__))
-        if unknown:
-            from sentiloc.errors import SentilocError
-
-            raise SentilocError(f"config section 'loss.pseudo': unknown key(s) {unknown}")
+    def from_section(cls, values: dict[str, Any]) -> "ObjectiveConfig":
+        """Build from the ``loss:`` section (without its ``name``), reporting unknown keys."""
+        values = section({"loss": values}, "loss", set(cls.__dataclass_fields__))
+        pseudo = section({"loss.pseudo": values.pop("pseudo", {})}, "loss.pseudo", set(PseudoLabelConfig.__dataclass_fields__))
         return cls(**values, pseudo=PseudoLabelConfig(**pseudo))
 
     def to_dict(self) -> dict[str, Any]:

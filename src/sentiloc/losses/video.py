@@ -87,3 +87,28 @@ def video_bce(video_scores: Tensor, video_labels: Tensor, eps: float = EPS) -> T
     """
     p = video_scores.clamp(eps, 1.0 - eps)
     return F.binary_cross_entropy(p, video_labels.to(p.dtype))
+
+
+def label_distribution_kl(video_logits: Tensor, class_counts: Tensor) -> Tensor:
+    """TSL-Net's label-distribution video loss ``KL(d ‖ D^vid)`` (METHODS.md §4).
+
+    ``d_c`` = share of the video's clicks with class c (the paper's best "label-based"
+    variant); ``D^vid = softmax_c`` of the pooled DIST class logits. The sum over classes is
+    divided by C because the reference's ``KLDivLoss`` mean reduction does so (one video per
+    forward pass), which fixes the loss scale that λ₁ = 2 was tuned for.
+
+    Args:
+        video_logits: ``(B, C)`` top-k mean DIST logits of the sentiment classes.
+        class_counts: ``(B, C)`` number of clicks of each class.
+
+    Returns:
+        Scalar mean over videos with at least one click; 0 (attached) if none.
+    """
+    counts = class_counts.detach().to(video_logits.dtype)
+    total = counts.sum(dim=1, keepdim=True)
+    d = counts / total.clamp(min=1.0)
+    # kl_div computes d·(log d − log D) with 0·log 0 = 0 (absent classes contribute nothing)
+    per_video = F.kl_div(F.log_softmax(video_logits, dim=1), d, reduction="none").sum(dim=1) / video_logits.shape[1]
+    has = total.squeeze(1) > 0
+    per_video = torch.where(has, per_video, torch.zeros_like(per_video))
+    return per_video.sum() / has.sum().clamp(min=1).to(per_video.dtype)

@@ -14,9 +14,13 @@ from torch import nn
 
 from sentiloc.errors import SentilocError
 from sentiloc.models.fsenet import FSENet, FSENetConfig
+from sentiloc.models.fusion import FusionNet, FusionNetConfig
+from sentiloc.models.tslnet import TSLNet, TSLNetConfig
 
 MODELS: dict[str, tuple[type, type[nn.Module]]] = {
     "fsenet": (FSENetConfig, FSENet),
+    "fusion": (FusionNetConfig, FusionNet),
+    "tslnet": (TSLNetConfig, TSLNet),
 }
 
 

@@ -1,0 +1,394 @@
+"""``sentiloc benchmark accuracy``: the config x seed matrix behind the accuracy tables.
+
+Every run is train -> predict the test split from ``best.pt`` -> evaluate against ``gt.json``,
+in its own folder ``OUT/runs/<config>_s<seed>``. A matrix takes about an hour, so its state lives
+in files and a killed matrix continues when the same command is repeated: a run whose metrics
+file exists is read back, a half-trained one resumes from ``last.pt``, and ``results.csv`` /
+``table.md`` are rewritten after every run. ``run.json`` in each run folder holds a fingerprint of
+the resolved config, so a rerun with other settings cannot silently mix old and new runs.
+
+The aggregation (rows, mean ± std over seeds, the Markdown table) is pure and separate from the
+running, so it is tested without training anything.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import shutil
+import statistics
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sentiloc.config import CONFIG_DIR, apply_overrides, load_config, resolve_config_path
+from sentiloc.engine.checkpoint import load_checkpoint
+from sentiloc.engine.predict import predict_split
+from sentiloc.engine.trainer import Experiment, train
+from sentiloc.errors import SentilocError
+from sentiloc.evaluation.detection import evaluate_detection, load_ground_truth
+from sentiloc.io import atomic_write_json, atomic_write_text, load_json
+
+#: The method x supervision configs of the accuracy table, in table order (ablations follow).
+MAIN_CONFIGS = ("fsenet_point", "fsenet_video", "fsenet_full", "tslnet_point", "mil_video", "frame_full")
+
+#: Epochs per run of the default matrix; why this is enough is in ``sentiloc benchmark --help``.
+MATRIX_EPOCHS = 6
+
+
+def say(line: str) -> None:
+    """Print a progress line at once, even into a pipe (``| tee log``): a matrix runs for an hour."""
+    print(line, flush=True)
+
+
+# --------------------------------------------------------------------------- planning
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run: its table row, seed, fully resolved config and folder."""
+
+    label: str
+    seed: int
+    config: dict[str, Any]
+    run_dir: Path
+    params: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        return config_fingerprint(self.config)
+
+    @property
+    def epochs(self) -> int:
+        return int(self.config["train"]["epochs"])
+
+
+def config_fingerprint(config: Mapping[str, Any]) -> str:
+    """A short hash of a resolved config: equal configs train identical runs (same seed, same data)."""
+    text = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def config_label(name_or_path: str) -> str:
+    """Row name of a config: shipped ones by name (``ablations/no_gsp``), other files by stem."""
+    path = resolve_config_path(name_or_path).resolve()
+    try:
+        return path.relative_to(CONFIG_DIR).with_suffix("").as_posix()
+    except ValueError:
+        return path.stem
+
+
+def default_configs(config_dir: Path = CONFIG_DIR) -> list[str]:
+    """:data:`MAIN_CONFIGS` that exist, then every ``ablations/*.yaml``: new configs join by being shipped."""
+    main = [name for name in MAIN_CONFIGS if (config_dir / f"{name}.yaml").is_file()]
+    return main + sorted(f"ablations/{path.stem}" for path in (config_dir / "ablations").glob("*.yaml"))
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"3"`` -> seeds 1, 2, 3; ``"4,7"`` -> seeds 4 and 7 (a comma list names the seeds)."""
+    try:
+        if "," in text:
+            seeds = [int(part) for part in text.split(",") if part.strip()]
+        else:
+            seeds = list(range(1, int(text) + 1))
+    except ValueError:
+        seeds = []
+    if not seeds or any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
+        raise SentilocError(f"--seeds {text!r}: a count N (seeds 1..N) or distinct seeds such as 4,7")
+    return seeds
+
+
+def resolve_config(name_or_path: str, overrides: Sequence[str], epochs: int | None) -> dict[str, Any]:
+    """Load a config with ``--set`` overrides and the matrix's epochs, validated before any run starts,
+    so that a typo fails now rather than an hour into the matrix."""
+    config = apply_overrides(load_config(name_or_path), list(overrides))
+    if epochs is not None:
+        config = apply_overrides(config, [f"train.epochs={epochs}"])
+    Experiment.from_config(config)
+    return config
+
+
+def plan_runs(
+    entries: Sequence[tuple[str, dict[str, Any], dict[str, float]]],
+    seeds: Sequence[int],
+    runs_dir: Path,
+    seed_keys: Sequence[str] = ("train.seed",),
+) -> list[RunSpec]:
+    """One :class:`RunSpec` per (entry, seed), config-major.
+
+    ``entries`` are ``(label, config, params)``; each ``seed_keys`` key is set to the seed. Runs
+    whose resolved configs are identical (``ablations/bspg`` is ``fsenet_point``) share the
+    folder of the first, so they are trained once.
+    """
+    labels = [label for label, _, _ in entries]
+    if len(set(labels)) != len(labels):
+        raise SentilocError(f"configs {labels}: two have the same name; rename one of the files")
+    folders: dict[str, Path] = {}
+    specs = []
+    for label, config, params in entries:
+        for seed in seeds:
+            seeded = apply_overrides(config, [f"{key}={seed}" for key in seed_keys])
+            default = runs_dir / f"{label.replace('/', '-')}_s{seed}"
+            run_dir = folders.setdefault(config_fingerprint(seeded), default)
+            specs.append(RunSpec(label, seed, seeded, run_dir, dict(params)))
+    return specs
+
+
+# --------------------------------------------------------------------------- running one run
+
+
+def metrics_name(face_missing: float) -> str:
+    """``metrics.json``, or ``metrics_face25.json`` for predictions with 25% of faces hidden."""
+    return "metrics.json" if face_missing == 0 else f"metrics_face{round(100 * face_missing):02d}.json"
+
+
+def check_run_dir(spec: RunSpec) -> None:
+    """Refuse a run folder that holds a run of another config (stale results must never be mixed in)."""
+    state_file = spec.run_dir / "run.json"
+    if state_file.is_file() and load_json(state_file, "run state").get("fingerprint") != spec.fingerprint:
+        raise SentilocError(
+            f"{spec.run_dir}: holds a run of another config (changed --set, --epochs or config file); "
+            "use another --out or pass --overwrite to retrain"
+        )
+
+
+def train_run(spec: RunSpec, data_root: Path, device: str = "cpu") -> float:
+    """Train ``spec`` unless done (resuming from ``last.pt``); return its training wall time in seconds.
+
+    A resumed run adds the recorded epoch times of the epochs before the interruption.
+    """
+    state_file = spec.run_dir / "run.json"
+    identity = {"label": spec.label, "seed": spec.seed, "fingerprint": spec.fingerprint}
+    if state_file.is_file():
+        done = load_json(state_file, "run state").get("train_s")
+        if done is not None:
+            return float(done)
+    last = spec.run_dir / "last.pt"
+    prior_s = 0.0
+    tic = time.perf_counter()
+    if last.is_file():
+        prior_s = sum(r.get("time/epoch_s", 0.0) for r in load_checkpoint(last)["history"])
+        train(None, data_root, spec.run_dir, resume=True, epochs=spec.epochs, device=device, progress=False)
+    else:
+        spec.run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(state_file, identity)
+        train(spec.config, data_root, spec.run_dir, overwrite=True, device=device, progress=False)
+    train_s = prior_s + time.perf_counter() - tic
+    atomic_write_json(state_file, {**identity, "train_s": train_s})
+    return train_s
+
+
+def evaluate_run(
+    spec: RunSpec, data_root: Path, ground_truth: Mapping, train_s: float, face_missing: float = 0.0,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """Predict the test split from ``best.pt`` and evaluate it; the metrics file marks the run done."""
+    name = metrics_name(face_missing)
+    predictions = predict_split(
+        spec.run_dir / "best.pt", data_root, "test", spec.run_dir / name.replace("metrics", "test"),
+        overwrite=True, device=device, face_missing=face_missing, face_seed=spec.seed,
+    )
+    result = evaluate_detection(ground_truth, predictions, subset="test")
+    record = {
+        "label": spec.label, "seed": spec.seed, "fingerprint": spec.fingerprint, "epochs": spec.epochs,
+        "face_missing": face_missing, "train_s": train_s, "metrics": result.to_json(),
+    }
+    atomic_write_json(spec.run_dir / name, record)
+    return record
+
+
+def execute_run(
+    spec: RunSpec, data_root: Path, ground_truth: Mapping, face_missing: Sequence[float] = (0.0,),
+    device: str = "cpu",
+) -> tuple[list[dict[str, Any]], bool]:
+    """Train once and evaluate under each ``face_missing`` condition; reuse whatever is on disk.
+
+    Returns the records (one per condition) and whether everything was already done.
+    """
+    check_run_dir(spec)
+    paths = [spec.run_dir / metrics_name(f) for f in face_missing]
+    if all(path.is_file() for path in paths):
+        return [load_json(path, "run metrics") for path in paths], True
+    train_s = train_run(spec, data_root, device)
+    records = [
+        load_json(path, "run metrics") if path.is_file()
+        else evaluate_run(spec, data_root, ground_truth, train_s, f, device)
+        for f, path in zip(face_missing, paths)
+    ]
+    return records, False
+
+
+def load_test_ground_truth(data_root: Path) -> dict:
+    """``DATA/gt.json``, refused up front when its test subset is empty (every run would score 0)."""
+    path = Path(data_root) / "gt.json"
+    ground_truth = load_ground_truth(path)
+    if not any(e["subset"] == "test" and e["annotations"] for e in ground_truth["database"].values()):
+        raise SentilocError(f"{path}: no ground-truth segment in the test subset; nothing to evaluate")
+    return ground_truth
+
+
+def run_matrix(
+    specs: Sequence[RunSpec],
+    data_root: Path,
+    face_missing: Sequence[float] = (0.0,),
+    overwrite: bool = False,
+    device: str = "cpu",
+    after_each: Callable[[list[tuple[RunSpec, dict[str, Any]]]], None] = lambda done: None,
+    log: Callable[[str], None] = say,
+) -> list[tuple[RunSpec, dict[str, Any]]]:
+    """Execute ``specs`` in order with one progress line each; ``after_each`` sees all results so far.
+
+    With ``overwrite`` each run folder is emptied once before its run, so everything is retrained.
+    """
+    ground_truth = load_test_ground_truth(data_root)
+    finished: dict[Path, tuple[str, list[dict[str, Any]]]] = {}
+    done: list[tuple[RunSpec, dict[str, Any]]] = []
+    for k, spec in enumerate(specs, 1):
+        if spec.run_dir in finished:
+            first, records = finished[spec.run_dir]
+            note = f"same config as {first}, reused"
+        else:
+            if overwrite and spec.run_dir.exists():
+                shutil.rmtree(spec.run_dir)
+            records, skipped = execute_run(spec, data_root, ground_truth, face_missing, device)
+            finished[spec.run_dir] = (spec.label, records)
+            note = "finished earlier, skipped" if skipped else f"trained in {records[0]['train_s'] / 60:.1f} min"
+        done.extend((spec, record) for record in records)
+        scores = ", ".join(f"{100 * r['metrics']['average_mAP']:.2f}" for r in records)
+        log(f"[{k}/{len(specs)}] {spec.label} seed {spec.seed}: avg mAP {scores} ({note})")
+        after_each(done)
+    return done
+
+
+# --------------------------------------------------------------------------- aggregation (pure)
+
+def record_row(record: Mapping[str, Any]) -> dict[str, float]:
+    """The metrics of one run as flat columns, in percent (as tables report them); ``train_min`` in minutes."""
+    m = record["metrics"]
+    row = {"avg_mAP": 100 * m["average_mAP"]}
+    row.update({f"mAP@{t:.2f}".rstrip("0"): 100 * v for t, v in zip(m["tiou"], m["mAP"])})
+    row.update({"recall": 100 * m["recall_avg"], "f2": 100 * m["f2_avg"]})
+    row.update({f"AP_{label}": 100 * v for label, v in m["class_ap"].items()})
+    row["train_min"] = record["train_s"] / 60
+    return row
+
+
+def metric_columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Table metric columns: mAP per tIoU, avg, Recall, F2, the class APs found in ``rows``, training time."""
+    rows = list(rows)
+    tiou = [c for row in rows for c in row if c.startswith("mAP@")]
+    classes = [c for row in rows for c in row if c.startswith("AP_")]
+    return [*dict.fromkeys(tiou), "avg_mAP", "recall", "f2", *dict.fromkeys(classes), "train_min"]
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (n - 1) over seeds; no std from a single seed."""
+    values = [float(v) for v in values]
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def summarize(rows: Sequence[Mapping[str, Any]], keys: Sequence[str], metrics: Sequence[str]) -> list[dict[str, Any]]:
+    """Mean ± std of ``metrics`` over the rows sharing ``keys`` (i.e. over seeds), in first-seen order.
+
+    Each group gives ``{key: value, ..., "seeds": n, metric: mean, metric + "_std": std or None}``.
+    """
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[k] for k in keys), []).append(row)
+    summary = []
+    for values, members in groups.items():
+        entry: dict[str, Any] = {**dict(zip(keys, values)), "seeds": len(members)}
+        for metric in metrics:
+            entry[metric], entry[f"{metric}_std"] = mean_std([row[metric] for row in members])
+        summary.append(entry)
+    return summary
+
+
+def format_mean_std(mean: float, std: float | None) -> str:
+    """``12.34 ± 0.56`` (two decimals, as the paper's tables); just the mean without a std."""
+    return f"{mean:.2f}" if std is None or math.isnan(std) else f"{mean:.2f} ± {std:.2f}"
+
+
+HEADERS = {"avg_mAP": "avg mAP", "recall": "Recall", "f2": "F2", "train_min": "train min", "seeds": "seeds"}
+
+
+def header(column: str) -> str:
+    """Display name of a column (``AP_p`` -> ``AP p``)."""
+    return HEADERS.get(column, column.replace("_", " ", 1) if column.startswith("AP_") else column)
+
+
+def markdown_table(
+    summary: Sequence[Mapping[str, Any]], keys: Sequence[str], metrics: Sequence[str], plain: Sequence[str] = ("train_min",)
+) -> str:
+    """A Markdown table of :func:`summarize` output; ``plain`` metrics show the mean only."""
+    columns = [*keys, "seeds", *metrics]
+    lines = ["| " + " | ".join(header(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    for entry in summary:
+        cells = [str(entry[k]) for k in keys] + [str(entry["seeds"])]
+        cells += [
+            f"{entry[m]:.2f}" if m in plain else format_mean_std(entry[m], entry[f"{m}_std"]) for m in metrics
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Rows as CSV, columns in first-seen order (rows may lack columns: a class absent from a run)."""
+    columns = list(dict.fromkeys(c for row in rows for c in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- the accuracy matrix
+
+
+def accuracy_rows(done: Sequence[tuple[RunSpec, Mapping[str, Any]]]) -> list[dict[str, Any]]:
+    """One CSV row per run: config, seed, metrics in percent, training minutes, run folder."""
+    return [
+        {"config": spec.label, "seed": spec.seed, **record_row(record), "run_dir": str(spec.run_dir)}
+        for spec, record in done
+    ]
+
+
+def accuracy_report(rows: Sequence[Mapping[str, Any]], data_root: Path, epochs: int, seeds: Sequence[int]) -> str:
+    """``table.md``: one line saying what was run, then mean ± std over seeds per config."""
+    metrics = metric_columns(rows)
+    table = markdown_table(summarize(rows, ["config"], metrics), ["config"], metrics)
+    note = (f"Accuracy on {data_root}, {epochs} epochs, seeds {', '.join(map(str, seeds))}: "
+            "mean ± sample std over seeds, in %; train min = mean training wall time per run.")
+    return f"{note}\n\n{table}\n"
+
+
+def run_accuracy(
+    data_root: Path,
+    out: Path,
+    configs: Sequence[str] | None = None,
+    seeds: Sequence[int] = (1, 2, 3),
+    epochs: int = MATRIX_EPOCHS,
+    overrides: Sequence[str] = (),
+    overwrite: bool = False,
+    device: str = "cpu",
+    log: Callable[[str], None] = say,
+) -> str:
+    """Run (or continue) the matrix of ``configs`` x ``seeds`` into ``out``; return the table."""
+    data_root, out = Path(data_root), Path(out)
+    names = list(configs) if configs else default_configs()
+    entries = [(config_label(name), resolve_config(name, overrides, epochs), {}) for name in names]
+    specs = plan_runs(entries, seeds, out / "runs")
+
+    def write(done: list[tuple[RunSpec, dict[str, Any]]]) -> None:
+        rows = accuracy_rows(done)
+        atomic_write_text(out / "results.csv", csv_text(rows))
+        atomic_write_text(out / "table.md", accuracy_report(rows, data_root, epochs, seeds))
+
+    log(f"accuracy matrix: {len(names)} configs x {len(seeds)} seeds, {epochs} epochs, into {out}")
+    run_matrix(specs, data_root, overwrite=overwrite, device=device, after_each=write, log=log)
+    return (out / "table.md").read_text(encoding="utf-8")

@@ -1,0 +1,45 @@
+"""Objective registry: the ``loss:`` section of a config names its training objective.
+
+``loss.name`` (default ``fsenet``) picks a (config dataclass, objective class) pair, mirroring
+the model registry, so each method keeps its own typed loss options while the trainer stays
+method-agnostic. An objective is called as ``objective(out, batch) -> {"total": ..., ...}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import torch
+
+from sentiloc.data.batch import Batch
+from sentiloc.errors import SentilocError
+from sentiloc.losses.baselines import FrameConfig, FrameObjective, MILConfig, MILObjective
+from sentiloc.losses.objective import FSENetObjective, ObjectiveConfig
+from sentiloc.losses.tslnet import TSLNetLossConfig, TSLNetObjective
+from sentiloc.models.output import ModelOutput
+
+
+class Objective(Protocol):
+    def __call__(self, out: ModelOutput, batch: Batch) -> dict[str, torch.Tensor]: ...
+
+
+OBJECTIVES: dict[str, tuple[type, type]] = {
+    "fsenet": (ObjectiveConfig, FSENetObjective),
+    "mil": (MILConfig, MILObjective),
+    "frame": (FrameConfig, FrameObjective),
+    "tslnet": (TSLNetLossConfig, TSLNetObjective),
+}
+
+
+def objective_config(config: dict[str, Any]) -> tuple[str, Any]:
+    """``(name, typed options)`` of a config's ``loss:`` section."""
+    values = dict(config.get("loss") or {})
+    name = values.pop("name", "fsenet")
+    if name not in OBJECTIVES:
+        raise SentilocError(f"loss.name {name!r}: unknown objective; known objectives: {', '.join(sorted(OBJECTIVES))}")
+    return name, OBJECTIVES[name][0].from_section(values)
+
+
+def build_objective(name: str, options: Any, supervision: str, num_classes: int) -> Objective:
+    """Instantiate objective ``name`` for a supervision level (``point``, ``video`` or ``full``)."""
+    return OBJECTIVES[name][1](options, supervision, num_classes)
