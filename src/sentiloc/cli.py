@@ -33,7 +33,9 @@ The default matrix is sized to finish in about an hour on 2 CPU cores:
 at 120 s, hold ~19k snippets, ~12k trained on per epoch: at the 1.1-1.6 s per 1,000 training
 snippets that `benchmark speed` measures on 2 AVX-512 cores that is 15-20 s per epoch, so a run
 (6 epochs, then test prediction) takes 1.5-2 min, and 12 distinct configs x 3 seeds = 36 runs
-(ablations/bspg is fsenet_point and reuses its runs) about an hour. Each progress line gives the
+(ablations/bspg is fsenet_point and reuses its runs) about an hour; on a CPU without AVX-512 or
+bf16 units (e.g. a first-generation EPYC) matrix products are ~3x slower and so is the matrix;
+pass --seeds 1 first and rerun with --seeds 3 later (finished runs are kept). Each progress line gives the
 minutes of its run, so the first one tells how long the matrix will take on another machine.
 6 epochs (~84 optimiser steps) is a short, equal schedule for every method: it compares them, it
 does not reach their final accuracy.
@@ -216,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_evaluate)
 
     p = verbs.add_parser("train", help="train a model on a TSL-300-layout dataset")
-    p.add_argument("--config", help="YAML config path or shipped name (fsenet_point, fsenet_video, fsenet_full, ...)")
+    p.add_argument("--config", help="YAML config path or shipped name (fsenet_point, fsenet_video, fsenet_full, tslnet_point, mil_video, frame_full, ablations/..., ...)")
     p.add_argument("--data", required=True, help="dataset folder")
     p.add_argument("--out", required=True, help="run folder (checkpoints, config, TensorBoard)")
     p.add_argument("--epochs", type=int, help="override train.epochs (with --resume: extend the run)")
