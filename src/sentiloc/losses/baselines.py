@@ -21,13 +21,11 @@ labels; ``frame``: the dense targets and video labels), never clicks.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from sentiloc.config import section
 from sentiloc.data.batch import Batch
 from sentiloc.errors import SentilocError
 from sentiloc.losses.frame import frame_loss
@@ -85,14 +83,6 @@ class MILConfig:
             raise SentilocError(f"loss.r_act must be >= 1, got {self.r_act}")
         _check_non_negative("loss", lambda_suppression=self.lambda_suppression)
 
-    @classmethod
-    def from_section(cls, values: dict[str, Any]) -> "MILConfig":
-        """Build from the ``loss:`` section (without its ``name``), reporting unknown keys."""
-        return cls(**section({"loss": values}, "loss", set(cls.__dataclass_fields__)))
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 class MILObjective:
     """Top-k MIL with a background class and optional suppression; reads only video labels."""
@@ -131,14 +121,6 @@ class FrameConfig:
 
     def __post_init__(self) -> None:
         _check_non_negative("loss", gamma=self.gamma, lambda_video=self.lambda_video)
-
-    @classmethod
-    def from_section(cls, values: dict[str, Any]) -> "FrameConfig":
-        """Build from the ``loss:`` section (without its ``name``), reporting unknown keys."""
-        return cls(**section({"loss": values}, "loss", set(cls.__dataclass_fields__)))
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class FrameObjective:

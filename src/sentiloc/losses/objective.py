@@ -11,12 +11,10 @@ cross-entropy carries no absolute signal for absent classes).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 import torch
 
-from sentiloc.config import section
 from sentiloc.data.batch import Batch
 from sentiloc.losses.contrastive import pssc_loss
 from sentiloc.losses.frame import frame_loss
@@ -38,16 +36,6 @@ class ObjectiveConfig:
     kappa: float = 1.0
     r_act: int = 8
     pseudo: PseudoLabelConfig = field(default_factory=PseudoLabelConfig)
-
-    @classmethod
-    def from_section(cls, values: dict[str, Any]) -> "ObjectiveConfig":
-        """Build from the ``loss:`` section (without its ``name``), reporting unknown keys."""
-        values = section({"loss": values}, "loss", set(cls.__dataclass_fields__))
-        pseudo = section({"loss.pseudo": values.pop("pseudo", {})}, "loss.pseudo", set(PseudoLabelConfig.__dataclass_fields__))
-        return cls(**values, pseudo=PseudoLabelConfig(**pseudo))
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def pseudo_points(cas: torch.Tensor, mask: torch.Tensor, video_labels: torch.Tensor) -> tuple[torch.Tensor, ...]:

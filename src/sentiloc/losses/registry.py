@@ -2,15 +2,17 @@
 
 ``loss.name`` (default ``fsenet``) picks a (config dataclass, objective class) pair, mirroring
 the model registry, so each method keeps its own typed loss options while the trainer stays
-method-agnostic. An objective is called as ``objective(out, batch) -> {"total": ..., ...}``.
+method-agnostic. The rest of the section becomes that dataclass via :func:`typed_section`. An objective is called as ``objective(out, batch) -> {"total": ..., ...}``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Protocol
 
 import torch
 
+from sentiloc.config import section
 from sentiloc.data.batch import Batch
 from sentiloc.errors import SentilocError
 from sentiloc.losses.baselines import FrameConfig, FrameObjective, MILConfig, MILObjective
@@ -37,7 +39,20 @@ def objective_config(config: dict[str, Any]) -> tuple[str, Any]:
     name = values.pop("name", "fsenet")
     if name not in OBJECTIVES:
         raise SentilocError(f"loss.name {name!r}: unknown objective; known objectives: {', '.join(sorted(OBJECTIVES))}")
-    return name, OBJECTIVES[name][0].from_section(values)
+    return name, typed_section(OBJECTIVES[name][0], values, "loss")
+
+
+def typed_section(cls: type, values: dict[str, Any] | None, name: str) -> Any:
+    """``cls(**values)`` for a config dataclass, with unknown keys reported under ``name``.
+
+    A field whose default is itself a config dataclass (FSENet's ``loss.pseudo``) is a nested
+    section, built and checked the same way, so no objective needs its own parser.
+    """
+    values = section({name: values}, name, {f.name for f in dataclasses.fields(cls)})
+    for f in dataclasses.fields(cls):
+        if f.name in values and dataclasses.is_dataclass(f.default_factory):
+            values[f.name] = typed_section(f.default_factory, values[f.name], f"{name}.{f.name}")
+    return cls(**values)
 
 
 def build_objective(name: str, options: Any, supervision: str, num_classes: int) -> Objective:

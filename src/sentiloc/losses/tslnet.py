@@ -18,14 +18,12 @@ are read; dense segments (``batch.dense``) never are.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from sentiloc.config import section
 from sentiloc.data.batch import Batch
 from sentiloc.errors import SentilocError
 from sentiloc.losses.contrastive import reverse_mapping_loss
@@ -69,14 +67,6 @@ class TSLNetLossConfig:
             raise SentilocError(f"config 'loss.cpc_sign' must be one of {list(CPC_SIGNS)}, got {self.cpc_sign!r}")
         if not 0.0 <= self.mu <= 1.0:
             raise SentilocError(f"config 'loss.mu' must lie in [0, 1], got {self.mu!r}")
-
-    @classmethod
-    def from_section(cls, values: dict[str, Any]) -> "TSLNetLossConfig":
-        """Build from the ``loss:`` section (without its ``name``), reporting unknown keys."""
-        return cls(**section({"loss": values}, "loss", set(cls.__dataclass_fields__)))
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def fused_cas(cas: Tensor) -> Tensor:
