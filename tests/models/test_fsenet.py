@@ -6,39 +6,17 @@ import pytest
 import torch
 
 from sentiloc.errors import SentilocError
-from sentiloc.models import FSENet, FSENetConfig, ModelOutput, build_model
+from sentiloc.models import FSENet, FSENetConfig, build_model
 from sentiloc.losses.pooling import masked_topk_mean
 from sentiloc.models.blocks import CrossAttention
+from tests.models.inputs import DIMS, assert_outputs_close, make_inputs
 
-DIMS = {"rgb": 12, "logmfcc": 8, "img": 10}
 TINY = {"dims": DIMS, "hidden": 16, "heads": 2, "trunk_hidden": 32, "gsp_hidden": 24}
 
 
 def make_model(seed: int = 0, **overrides: object) -> FSENet:
     torch.manual_seed(seed)
     return FSENet(FSENetConfig(**{**TINY, **overrides}))
-
-
-Inputs = tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]
-
-
-def make_inputs(lengths: tuple[int, ...] = (20, 13), seed: int = 1) -> Inputs:
-    """A padded batch following the Batch contract (features zero at padding)."""
-    gen = torch.Generator().manual_seed(seed)
-    b, t = len(lengths), max(lengths)
-    mask = torch.arange(t)[None, :] < torch.tensor(lengths)[:, None]
-    face = (torch.rand(b, t, generator=gen) > 0.3) & mask
-    feats = {m: torch.randn(b, t, d, generator=gen) * mask[..., None] for m, d in DIMS.items()}
-    feats["img"] = feats["img"] * face[..., None]
-    return feats, mask, face
-
-
-def assert_outputs_close(a: ModelOutput, b: ModelOutput, atol: float = 1e-5) -> None:
-    for name in ("cas", "global_cas", "w_sent", "embeddings", "video_scores"):
-        x, y = getattr(a, name), getattr(b, name)
-        assert (x is None) == (y is None), name
-        if x is not None:
-            torch.testing.assert_close(x, y, atol=atol, rtol=0, msg=name)
 
 
 def test_output_shapes_ranges_and_padding_zeros() -> None:

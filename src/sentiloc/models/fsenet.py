@@ -23,7 +23,7 @@ from torch.utils.checkpoint import checkpoint
 from sentiloc.errors import SentilocError
 from sentiloc.losses.pooling import masked_topk_mean
 from sentiloc.models.blocks import ClassHead, CrossAttention, ModalityAlign
-from sentiloc.models.output import ModelOutput
+from sentiloc.models.output import ModelOutput, sigmoid_cas
 
 PSSC_FEATURES = ("fmix", "gsp_trunk")
 
@@ -194,16 +194,14 @@ class FSENet(nn.Module):
         else:
             recompute = self.training and torch.is_grad_enabled() and 0 < cfg.checkpoint_min_length <= mask.shape[1]
             f_mix = self.fci(v, a, f, mask, face_mask, recompute=recompute)
-        keep = mask[..., None]
         cas_logits, _ = self.cas_head(f_mix, mask)
-        # Sigmoid in float32: bf16 would round scores near 0/1 that the focal losses care about.
-        cas = torch.sigmoid(cas_logits.float()).masked_fill(~keep, 0.0)
+        cas = sigmoid_cas(cas_logits, mask)
 
         if self.gsp is None or cas_only:
             w_sent, global_cas, embeddings = mask.float(), None, f_mix
         else:
             w_logits, gsp_trunk = self.gsp(torch.cat([a, v, f], dim=-1), mask)
-            w_sent = torch.sigmoid(w_logits.float().squeeze(-1)).masked_fill(~mask, 0.0)
+            w_sent = sigmoid_cas(w_logits, mask).squeeze(-1)
             w = w_sent[..., None]
             global_cas = torch.cat([w * cas[..., :c], (1.0 - w) * cas[..., c:]], dim=-1)
             embeddings = f_mix if cfg.pssc_feature == "fmix" else gsp_trunk

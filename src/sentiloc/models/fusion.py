@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from sentiloc.errors import SentilocError
 from sentiloc.losses.pooling import masked_topk_mean
 from sentiloc.models.blocks import ClassHead, ModalityAlign
-from sentiloc.models.output import ModelOutput
+from sentiloc.models.output import ModelOutput, sigmoid_cas
 
 
 @dataclass
@@ -99,8 +99,7 @@ class FusionNet(nn.Module):
         face_mask = face_present.bool() & mask
         aligned = self.align(features, {m: face_mask if m == cfg.face else mask for m in cfg.modalities})
         logits, trunk = self.cas_head(torch.cat([aligned[m] for m in cfg.modalities], dim=-1), mask)
-        # Sigmoid in float32: bf16 would round scores near 0/1 that the focal losses care about.
-        cas = torch.sigmoid(logits.float()).masked_fill(~mask[..., None], 0.0)
+        cas = sigmoid_cas(logits, mask)
         return ModelOutput(
             cas=cas,
             global_cas=None,

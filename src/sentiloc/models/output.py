@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import Tensor
 
 
 @dataclass
@@ -26,3 +27,16 @@ class ModelOutput:
     embeddings: torch.Tensor
     video_scores: torch.Tensor
     extras: dict[str, torch.Tensor] | None = None
+
+
+def sigmoid_cas(logits: Tensor, mask: Tensor) -> Tensor:
+    """The CAS ``σ(logits)`` of a padded batch, zero at padding, in float32.
+
+    Float32 even under bf16 autocast: bf16 would round scores near 0 and 1, exactly where the
+    focal losses and the proposal thresholds look. Every model's CAS comes from here.
+
+    Args:
+        logits: ``(B, T, K)`` pre-sigmoid scores (meaningless at padding).
+        mask: ``(B, T)`` bool, True on real snippets.
+    """
+    return torch.sigmoid(logits.float()).masked_fill(~mask[..., None], 0.0)

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from sentiloc.errors import SentilocError
 from sentiloc.losses.pooling import masked_topk_mean
 from sentiloc.models.blocks import ClassHead, MaskedConv1d, ModalityAlign
-from sentiloc.models.output import ModelOutput
+from sentiloc.models.output import ModelOutput, sigmoid_cas
 
 AUDIO_ENCODERS = ("auto", "cnn", "conv")
 EXTRAS = ("dist_logits", "dist_video", "feat_visual", "feat_audio", "recon_visual", "recon_audio")
@@ -267,7 +267,7 @@ class TSLNet(nn.Module):
         logits, f_z = self.head(torch.cat([v, a], dim=-1), mask)
         logits = logits.float().masked_fill(~mask[..., None], 0.0)
         cls_logits, dist_logits = logits[..., : c + 1], logits[..., c + 1 :]
-        cas = torch.sigmoid(cls_logits).masked_fill(~mask[..., None], 0.0)
+        cas = sigmoid_cas(cls_logits, mask)
         extras = {
             "dist_logits": dist_logits,
             "dist_video": masked_topk_mean(dist_logits[..., :c], mask, cfg.r_act),

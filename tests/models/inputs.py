@@ -1,0 +1,31 @@
+"""Padded model inputs and output comparison shared by the model tests (FSENet, FusionNet)."""
+
+from __future__ import annotations
+
+import torch
+
+from sentiloc.models import ModelOutput
+
+DIMS = {"rgb": 12, "logmfcc": 8, "img": 10}
+
+Inputs = tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]
+
+
+def make_inputs(lengths: tuple[int, ...] = (20, 13), seed: int = 1) -> Inputs:
+    """A padded batch following the Batch contract (features zero at padding, face rows gated)."""
+    gen = torch.Generator().manual_seed(seed)
+    b, t = len(lengths), max(lengths)
+    mask = torch.arange(t)[None, :] < torch.tensor(lengths)[:, None]
+    face = (torch.rand(b, t, generator=gen) > 0.3) & mask
+    feats = {m: torch.randn(b, t, d, generator=gen) * mask[..., None] for m, d in DIMS.items()}
+    feats["img"] = feats["img"] * face[..., None]
+    return feats, mask, face
+
+
+def assert_outputs_close(a: ModelOutput, b: ModelOutput, atol: float = 1e-5) -> None:
+    """Every tensor field equal within ``atol`` (a missing Global CAS must be missing in both)."""
+    for name in ("cas", "global_cas", "w_sent", "embeddings", "video_scores"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert (x is None) == (y is None), name
+        if x is not None:
+            torch.testing.assert_close(x, y, atol=atol, rtol=0, msg=name)
