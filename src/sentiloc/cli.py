@@ -153,6 +153,13 @@ def cmd_benchmark_runs(args: argparse.Namespace) -> int:
 def cmd_benchmark(args: argparse.Namespace) -> int:
     if args.what in ("accuracy", "sensitivity"):
         return cmd_benchmark_runs(args)
+    if args.what == "extract":
+        from sentiloc.engine.benchmark import benchmark_extract
+        from sentiloc.features import require_video_stack
+
+        require_video_stack("sentiloc benchmark extract")
+        print(benchmark_extract(duration_s=args.duration, repeats=args.repeats or 3).format())
+        return 0
     if args.what == "eval":
         from sentiloc.evaluation import benchmark_evaluator
 
@@ -177,11 +184,72 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def _extract_settings(args: argparse.Namespace):
+    from sentiloc.features import require_video_stack
+
+    require_video_stack(f"sentiloc {args.verb}")
+    from sentiloc.features.extract import ExtractSettings
+
+    def absolute(path: Path | None) -> str | None:
+        return str(Path(path).resolve()) if path else None
+
+    return ExtractSettings(visual=args.visual, visual_weights=absolute(args.visual_weights),
+                           face_weights=absolute(args.face_weights), face_frames=args.face_frames,
+                           short_side=args.short_side)
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from sentiloc.features.extract import extract_videos
+
+    report = extract_videos(args.videos, Path(args.out), _extract_settings(args), workers=args.workers,
+                            overwrite=args.overwrite)
+    print(report.format())
+    return 1 if report.failed else 0
+
+
+def cmd_build_dataset(args: argparse.Namespace) -> int:
+    from sentiloc.features.build import build_dataset
+
+    summary = build_dataset(args.videos, Path(args.annotations), Path(args.out), _extract_settings(args),
+                            test_fraction=args.test_fraction, seed=args.seed, workers=args.workers,
+                            overwrite=args.overwrite)
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+def cmd_localize(args: argparse.Namespace) -> int:
+    from sentiloc.features import require_video_stack
+
+    require_video_stack("sentiloc localize")
+    from sentiloc.engine.localize import localize
+
+    result = localize(Path(args.video), Path(args.checkpoint), Path(args.out), overwrite=args.overwrite,
+                      device=args.device, visual_weights=args.visual_weights, face_weights=args.face_weights,
+                      top=args.top)
+    for seg in result.segments[: args.top]:
+        print(f"{seg['label']}  {seg['segment'][0]:8.2f} - {seg['segment'][1]:8.2f} s  score {seg['score']:.3f}")
+    print(f"{len(result.segments)} segments; wrote " + ", ".join(str(p) for p in result.files.values()))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from sentiloc.demo import run_demo
 
     run_demo(Path(args.out), overwrite=args.overwrite, seed=args.seed)
     return 0
+
+
+def _add_extractor_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--visual", default="default", choices=["default", "i3d"],
+                   help="default: the weight-free colour-motion descriptor; i3d: Inception-I3D RGB (1024-d, the "
+                   "TSL-300 convention), needs --visual-weights")
+    p.add_argument("--visual-weights", type=Path, help="pytorch-i3d state dict, e.g. rgb_imagenet.pt (never downloaded)")
+    p.add_argument("--face-weights", type=Path, help="a face expression CNN saved as TorchScript; default: the "
+                   "weight-free HOG+LBP descriptor of the aligned face")
+    p.add_argument("--face-frames", type=int, default=2, help="frames per snippet searched for a face (default 2)")
+    p.add_argument("--short-side", type=int, default=256, help="decode frames with the shorter side at most this "
+                   "many pixels (default 256)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,9 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("benchmark", help="speed against the reference; the accuracy matrix; robustness studies",
                          epilog=MATRIX_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["eval", "speed", "accuracy", "sensitivity"],
+    p.add_argument("what", choices=["eval", "speed", "accuracy", "sensitivity", "extract"],
                    help="eval: the evaluator on ~9,000 proposals; speed: training, inference and memory of a "
-                   "config on a dataset; accuracy, sensitivity: see below")
+                   "config on a dataset; extract: feature extraction of a synthetic 320x240 clip against real "
+                   "time; accuracy, sensitivity: see below")
     p.add_argument("--repeats", type=int, help="timed repetitions, the median is reported "
                    "(eval: default 7; speed: inference passes over the test split, default 3)")
     p.add_argument("--data", help="speed, accuracy, sensitivity: dataset folder")
@@ -263,7 +332,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="accuracy, sensitivity: retrain finished runs")
     p.add_argument("--train-videos", type=int, help="speed: time this many training videos (default all)")
     p.add_argument("--threads", type=int, default=2, help="speed: torch threads (default 2, as the reference)")
+    p.add_argument("--duration", type=float, default=60.0, help="extract: clip length in seconds (default 60)")
     p.set_defaults(handler=cmd_benchmark)
+
+    p = verbs.add_parser("extract", help="video files -> TSL-300 feature streams (rgb, logmfcc, img) + metadata",
+                         description="Writes OUT/features/{rgb,logmfcc,img}/<video>.npy (one row per 16-frame "
+                         "snippet) and OUT/meta/<video>.json. Finished videos are skipped on a rerun; a video "
+                         "that fails is reported and the others go on (exit status 1 if any failed).")
+    p.add_argument("videos", nargs="+", type=Path, help="video files or folders of videos")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    _add_extractor_flags(p)
+    p.add_argument("--workers", type=int, default=1, help="videos extracted in parallel processes (default 1)")
+    p.add_argument("--overwrite", action="store_true", help="re-extract videos that are already done")
+    p.set_defaults(handler=cmd_extract)
+
+    p = verbs.add_parser("build-dataset", help="videos + an annotation CSV (seconds) -> a TSL-300-layout dataset",
+                         description="Annotation CSV columns: video,label (p|n) and start,end (a segment) and/or "
+                         "time (a click), optionally split (train|test); times in seconds, video = file name "
+                         "without extension. Example rows: 'clip1,p,12.5,19.0,,' and 'clip1,p,,,15.2,'.")
+    p.add_argument("videos", nargs="+", type=Path, help="video files or folders of videos")
+    p.add_argument("--annotations", required=True, type=Path, help="annotation CSV (see above)")
+    p.add_argument("--out", required=True, type=Path, help="dataset folder to write (rerun to resume)")
+    p.add_argument("--test-fraction", type=float, default=0.2,
+                   help="share of videos put in the test split when the CSV has no split column (default 0.2)")
+    p.add_argument("--seed", type=int, default=0, help="seed of that split")
+    _add_extractor_flags(p)
+    p.add_argument("--workers", type=int, default=1, help="videos extracted in parallel processes (default 1)")
+    p.add_argument("--overwrite", action="store_true", help="rebuild a dataset built with other settings")
+    p.set_defaults(handler=cmd_build_dataset)
+
+    p = verbs.add_parser("localize", help="one video file -> sentiment segments (JSON, CSV), a timeline PNG and "
+                         "an HTML page")
+    p.add_argument("video", type=Path, help="the video file")
+    p.add_argument("--checkpoint", required=True, type=Path, help="RUN/best.pt of a model trained on a dataset "
+                   "from `sentiloc build-dataset` (its extractor settings are reused)")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--visual-weights", type=Path, help="I3D weights, when the recorded file moved (or for a "
+                   "checkpoint without a record)")
+    p.add_argument("--face-weights", type=Path, help="TorchScript face model, likewise")
+    p.add_argument("--top", type=int, default=10, help="segments shown in the page and plot (default 10; "
+                   "the JSON and CSV hold all)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--overwrite", action="store_true", help="replace earlier outputs for this video")
+    p.set_defaults(handler=cmd_localize)
 
     p = verbs.add_parser("demo", help="simulate -> train FSENet from clicks -> predict -> evaluate -> plots")
     p.add_argument("--out", default="sentiloc-demo", help="output folder (default ./sentiloc-demo)")

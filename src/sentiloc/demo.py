@@ -69,7 +69,7 @@ def plot_examples(out: Path, data: Path, predictions: dict[str, list[dict]], n_t
     train_one = [i for i in infos.values() if i.split == "train"][:1]
     segments = read_segments(data / "videosenti_gt.json")
     clicks = read_clicks(data / trained.exp.data.point_file)
-    dataset = VideoDataset(data, test + train_one, trained.exp.data, dims=trained.dims)
+    dataset = VideoDataset(data, test + train_one, trained.exp.data, dims=trained.dims, stats=trained.stats)
     paths = []
     for output in forward_videos(trained.model, dataset, len(trained.classes), cpu, micro_batch=1):
         info = infos[output.video_id]

@@ -177,3 +177,18 @@ def read_video_infos(root: Path, splits: Iterable[str] = ("train", "test")) -> d
                 raise SentilocError(f"{root / layout.DURATION_FILE}: no duration for video {video_id!r}; add it")
             infos[video_id] = VideoInfo(video_id, split, fps[video_id], durations[video_id])
     return infos
+
+
+def read_extractor_record(root: Path) -> dict | None:
+    """The extractor settings of a dataset built by ``sentiloc build-dataset``, None for other datasets.
+
+    Trained checkpoints carry this record so that ``sentiloc localize`` extracts a new video
+    exactly as the training videos were.
+    """
+    path = Path(root) / layout.EXTRACTOR_FILE
+    if not path.is_file():
+        return None
+    record = load_json(path, "extractor record")
+    if not isinstance(record, dict) or not isinstance(record.get("settings"), dict):
+        raise SentilocError(f"{path}: not an extractor record (no 'settings'); rebuild with `sentiloc build-dataset`")
+    return record

@@ -21,6 +21,7 @@ from sentiloc.data import layout
 from sentiloc.data.annotations import VideoInfo, read_clicks, read_segments
 from sentiloc.data.augment import jitter_click_frames, video_rng
 from sentiloc.data.batch import Batch
+from sentiloc.data.normalize import FeatureStats, StatsAccumulator, standardize
 from sentiloc.data.timebase import frame_to_snippet, segment_to_snippets
 from sentiloc.errors import SentilocError
 
@@ -66,6 +67,7 @@ class DataConfig:
     length_tolerance: int = 3
     click_jitter_s: float = 0.0  # move each training click by U(-j, +j) seconds (robustness study)
     click_jitter_seed: int = 0  # the jitter depends only on (this seed, video id)
+    standardize: str | bool = "auto"  # per-dim z-score from training stats; auto: sentiloc-extracted data
 
     def __post_init__(self) -> None:
         self.modalities = tuple(
@@ -84,6 +86,8 @@ class DataConfig:
             raise SentilocError(f"data.video_label_source {self.video_label_source!r}: choose 'points' or 'dense'")
         if not 0.0 <= self.val_fraction < 1.0:
             raise SentilocError(f"data.val_fraction {self.val_fraction}: must be in [0, 1)")
+        if self.standardize not in ("auto", True, False):
+            raise SentilocError(f"data.standardize {self.standardize!r}: choose auto, true or false")
         if self.click_jitter_s < 0:
             raise SentilocError(f"data.click_jitter_s {self.click_jitter_s}: a jitter amplitude in seconds, >= 0")
 
@@ -147,11 +151,15 @@ def load_streams(
     if length == 0:
         raise SentilocError(f"{root / layout.FEATURES_DIR / info.split}/*/{info.video_id}.npy: empty streams")
     streams = {name: rows[:length] for name, rows in streams.items()}
-    if cfg.face is None:
-        face_present = np.ones(length, dtype=bool)
-    else:
-        face_present = np.abs(streams[cfg.face]).sum(axis=1) > 0
-    return streams, face_present
+    return streams, face_present_mask(streams, cfg.face)
+
+
+def face_present_mask(streams: Mapping[str, np.ndarray], face: str | None) -> np.ndarray:
+    """``(T,)`` True where the face stream has a face: extractors write all-zero rows where none was found."""
+    length = len(next(iter(streams.values())))
+    if face is None:
+        return np.ones(length, dtype=bool)
+    return np.abs(streams[face]).sum(axis=1) > 0
 
 
 def feature_dims(root: Path, infos: Sequence[VideoInfo], cfg: DataConfig) -> dict[str, int]:
@@ -274,19 +282,30 @@ class VideoDataset(Dataset):
         cfg: DataConfig,
         supervision: SupervisionSet | None = None,
         dims: Mapping[str, int] | None = None,
+        stats: FeatureStats | None = None,
     ) -> None:
         self.root = Path(root)
         self.infos = list(infos)
         self.cfg = cfg
         self.supervision = supervision
         self.dims = dict(dims) if dims is not None else feature_dims(self.root, self.infos, cfg)
+        self.stats = stats
 
     def __len__(self) -> int:
         return len(self.infos)
 
+    def raw_stats(self) -> FeatureStats:
+        """Per-dimension mean/std of this split's streams, as read from disk (see :mod:`sentiloc.data.normalize`)."""
+        accumulator = StatsAccumulator()
+        for info in self.infos:
+            accumulator.add(*load_streams(self.root, info, self.cfg, self.dims), self.cfg.face)
+        return accumulator.stats()
+
     def __getitem__(self, i: int) -> VideoItem:
         info = self.infos[i]
         features, face_present = load_streams(self.root, info, self.cfg, self.dims)
+        if self.stats is not None:
+            features = standardize(features, face_present, self.stats, self.cfg.face)
         labels = None if self.supervision is None else self.supervision.by_video.get(info.video_id)
         return VideoItem(info.video_id, info.fps, features, face_present, labels)
 

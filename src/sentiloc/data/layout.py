@@ -12,6 +12,7 @@
       point_gaussian/point_labels.csv          class,class_index,start_frame,stop_frame,video_id,point
       point_gaussian/train/point_anno_{0,1,2}.txt   per-annotator clicks (optional)
       features/<split>/<modality>/<video>.npy       float32 [rows, dim]
+      extractor.json              how sentiloc extracted the features (datasets from `build-dataset`)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ POINT_FILE = Path("point_gaussian") / "point_labels.csv"
 ANNOTATOR_FILES = tuple(Path("point_gaussian") / "train" / f"point_anno_{i}.txt" for i in range(3))
 POINT_COLUMNS = ("class", "class_index", "start_frame", "stop_frame", "video_id", "point")
 FEATURES_DIR = "features"
+EXTRACTOR_FILE = "extractor.json"
 
 #: TSL-300 labels in class-index order (``class_index`` column: 0 = n, 1 = p).
 CLASS_NAMES = ("n", "p")

@@ -11,6 +11,7 @@ import torch
 from sentiloc.data.annotations import read_video_infos
 from sentiloc.data.augment import hide_face_to_fraction, video_rng
 from sentiloc.data.dataset import VideoDataset, VideoItem
+from sentiloc.data.normalize import FeatureStats, stats_from_state
 from sentiloc.engine.checkpoint import load_checkpoint
 from sentiloc.engine.inference import predict
 from sentiloc.engine.trainer import Experiment, make_model, resolve_device
@@ -27,6 +28,8 @@ class TrainedModel:
     exp: Experiment
     dims: dict[str, int]
     classes: list[str]
+    extractor: dict | None  # how the training features were extracted (build-dataset), else None
+    stats: FeatureStats | None  # the training split's standardisation (data.standardize), else None
 
 
 def load_trained(checkpoint: Path, device: torch.device) -> TrainedModel:
@@ -36,7 +39,8 @@ def load_trained(checkpoint: Path, device: torch.device) -> TrainedModel:
     dims = {k: int(v) for k, v in state["dims"].items()}
     model = make_model(exp, dims)
     model.load_state_dict(state["model"])
-    return TrainedModel(model.to(device).eval(), exp, dims, list(state["classes"]))
+    return TrainedModel(model.to(device).eval(), exp, dims, list(state["classes"]), state.get("extractor"),
+                        stats_from_state(state.get("feature_stats")))
 
 
 class FaceMissingDataset(VideoDataset):
@@ -77,10 +81,10 @@ def predict_split(
     trained = load_trained(checkpoint, torch_device)
     infos = list(read_video_infos(data_root, (split,)).values())
     if face_missing:
-        dataset = FaceMissingDataset(data_root, infos, trained.exp.data, dims=trained.dims,
+        dataset = FaceMissingDataset(data_root, infos, trained.exp.data, dims=trained.dims, stats=trained.stats,
                                      fraction=face_missing, seed=face_seed)
     else:
-        dataset = VideoDataset(data_root, infos, trained.exp.data, dims=trained.dims)
+        dataset = VideoDataset(data_root, infos, trained.exp.data, dims=trained.dims, stats=trained.stats)
     proposals, _ = predict(trained.model, dataset, trained.classes, trained.exp.post, torch_device, trained.exp.train.amp)
     results = activitynet_results(proposals)
     write_results(out, results, overwrite=overwrite)

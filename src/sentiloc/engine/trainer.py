@@ -21,10 +21,11 @@ import yaml
 from tqdm.auto import tqdm
 
 from sentiloc.config import section
-from sentiloc.data.annotations import read_video_infos
+from sentiloc.data.annotations import read_extractor_record, read_video_infos
 from sentiloc.data.augment import drop_face_runs
 from sentiloc.data.dataset import DataConfig, VideoDataset, collate, load_supervision, split_train_val
 from sentiloc.data.timebase import snippet_to_seconds
+from sentiloc.data.normalize import stats_to_state, wants_standardize
 from sentiloc.engine.checkpoint import load_checkpoint, save_checkpoint
 from sentiloc.engine.inference import autocast, predict
 from sentiloc.engine.memory import limit_kernel_cache, release_free_memory
@@ -135,11 +136,16 @@ class Trainer:
         self.supervision = load_supervision(self.data_root, infos, self.exp.data)
         self.train_set = VideoDataset(self.data_root, [infos[v] for v in train_ids], self.exp.data, self.supervision)
         self.dims = self.train_set.dims
+        if wants_standardize(self.exp.data.standardize, self.data_root):
+            self.train_set.stats = self.train_set.raw_stats()
+        self.stats = self.train_set.stats
         self.val_set = (
-            VideoDataset(self.data_root, [infos[v] for v in val_ids], self.exp.data, self.supervision, self.dims)
+            VideoDataset(self.data_root, [infos[v] for v in val_ids], self.exp.data, self.supervision, self.dims,
+                         self.stats)
             if val_ids
             else None
         )
+        self.extractor = read_extractor_record(self.data_root)
         self.model = make_model(self.exp, self.dims).to(self.device)
         self.objective = build_objective(
             self.exp.loss_name, self.exp.loss, self.exp.data.supervision, self.exp.data.num_classes
@@ -167,6 +173,8 @@ class Trainer:
             "dims": dict(self.dims),
             "classes": list(self.exp.data.classes),
             "model_name": self.exp.model_name,
+            "extractor": self.extractor,
+            "feature_stats": stats_to_state(self.stats),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
