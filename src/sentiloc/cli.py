@@ -193,9 +193,9 @@ def _extract_settings(args: argparse.Namespace):
     def absolute(path: Path | None) -> str | None:
         return str(Path(path).resolve()) if path else None
 
-    return ExtractSettings(visual=args.visual, visual_weights=absolute(args.visual_weights),
-                           face_weights=absolute(args.face_weights), face_frames=args.face_frames,
-                           short_side=args.short_side)
+    return ExtractSettings(visual=args.visual, visual_weights=absolute(args.visual_weights), audio=args.audio,
+                           face_detector=args.face_detector, face_weights=absolute(args.face_weights),
+                           face_frames=args.face_frames, short_side=args.short_side)
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
@@ -245,8 +245,14 @@ def _add_extractor_flags(p: argparse.ArgumentParser) -> None:
                    help="default: the weight-free colour-motion descriptor; i3d: Inception-I3D RGB (1024-d, the "
                    "TSL-300 convention), needs --visual-weights")
     p.add_argument("--visual-weights", type=Path, help="pytorch-i3d state dict, e.g. rgb_imagenet.pt (never downloaded)")
-    p.add_argument("--face-weights", type=Path, help="a face expression CNN saved as TorchScript; default: the "
-                   "weight-free HOG+LBP descriptor of the aligned face")
+    p.add_argument("--audio", default="logmel", choices=["logmel", "egemaps"],
+                   help="logmel: 32x60 log-mel blocks per snippet (the TSL-300 convention); egemaps: the 88 eGeMAPS "
+                   "affect functionals per snippet (needs `pip install opensmile`)")
+    p.add_argument("--face-detector", default="haar", choices=["haar", "mediapipe"],
+                   help="haar: OpenCV's cascade (default); mediapipe: MediaPipe face detection + 468-point face mesh, "
+                   "whose geometry is the default descriptor (needs `pip install mediapipe==0.10.14`)")
+    p.add_argument("--face-weights", type=Path, help="a face expression CNN (torch.export .pt2 or TorchScript .pt); "
+                   "default: the weight-free descriptor of the aligned face")
     p.add_argument("--face-frames", type=int, default=2, help="frames per snippet searched for a face (default 2)")
     p.add_argument("--short-side", type=int, default=256, help="decode frames with the shorter side at most this "
                    "many pixels (default 256)")

@@ -45,6 +45,20 @@ class ClipExtractor(Protocol):
         ...
 
 
+class AudioExtractor(Protocol):
+    """Maps a whole mono waveform to one row per snippet of the video's grid.
+
+    Audio is handled per video rather than per snippet because windows straddle snippet
+    boundaries and whole-track (chunked) processing is far faster than thousands of tiny calls.
+    """
+
+    info: ExtractorInfo
+
+    def __call__(self, samples: np.ndarray, fps: float, n_snippets: int) -> np.ndarray:
+        """Return ``float32 (n_snippets, info.dim)`` for mono ``samples`` at the extractor's rate."""
+        ...
+
+
 class FaceClipExtractor(Protocol):
     """Like :class:`ClipExtractor`, but also says whether the snippet shows a face at all.
 

@@ -22,11 +22,13 @@ from sentiloc import __version__
 from sentiloc.data import layout
 from sentiloc.errors import SentilocError
 from sentiloc.features.audio import LogMelExtractor
-from sentiloc.features.base import SNIPPET_FRAMES, ClipExtractor, FaceClipExtractor
+from sentiloc.features.base import SNIPPET_FRAMES, AudioExtractor, ClipExtractor, FaceClipExtractor
 from sentiloc.features.decode import AUDIO_RATE, iter_snippets, probe_video, read_audio
 from sentiloc.io import atomic_save_npy, atomic_write_json, id_problem, load_json
 
 VISUAL_CHOICES = ("default", "i3d")
+AUDIO_CHOICES = ("logmel", "egemaps")
+FACE_DETECTOR_CHOICES = ("haar", "mediapipe")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts")
 META_DIR = "meta"
 RGB, AUDIO, FACE = layout.DEFAULT_MODALITIES
@@ -38,13 +40,17 @@ class ExtractSettings:
 
     visual: str = "default"
     visual_weights: str | None = None
+    audio: str = "logmel"
+    face_detector: str = "haar"
     face_weights: str | None = None
     face_frames: int = 2
     short_side: int = 256
 
     def __post_init__(self) -> None:
-        if self.visual not in VISUAL_CHOICES:
-            raise SentilocError(f"--visual {self.visual!r}: choose one of {', '.join(VISUAL_CHOICES)}")
+        for flag, value, choices in (("--visual", self.visual, VISUAL_CHOICES), ("--audio", self.audio, AUDIO_CHOICES),
+                                     ("--face-detector", self.face_detector, FACE_DETECTOR_CHOICES)):
+            if value not in choices:
+                raise SentilocError(f"{flag} {value!r}: choose one of {', '.join(choices)}")
         if self.visual == "i3d" and not self.visual_weights:
             raise SentilocError("--visual i3d needs --visual-weights FILE (pytorch-i3d's rgb_imagenet.pt); "
                                 "nothing is downloaded, or use --visual default")
@@ -71,7 +77,7 @@ class Extractors:
     """The three stream extractors built from one :class:`ExtractSettings`."""
 
     visual: ClipExtractor
-    audio: LogMelExtractor
+    audio: AudioExtractor
     face: FaceClipExtractor
 
     def stream_infos(self) -> dict[str, dict]:
@@ -94,8 +100,14 @@ def build_extractors(settings: ExtractSettings) -> Extractors:
         from sentiloc.features.visual import ColourMotionExtractor
 
         visual = ColourMotionExtractor()
+    if settings.audio == "egemaps":
+        from sentiloc.features.egemaps import EGeMAPSExtractor
+
+        audio: AudioExtractor = EGeMAPSExtractor(AUDIO_RATE)
+    else:
+        audio = LogMelExtractor(AUDIO_RATE)
     face_weights = Path(settings.face_weights) if settings.face_weights else None
-    return Extractors(visual, LogMelExtractor(AUDIO_RATE), build_face_extractor(face_weights, settings.face_frames))
+    return Extractors(visual, audio, build_face_extractor(face_weights, settings.face_frames, settings.face_detector))
 
 
 def video_id_for(path: Path) -> str:

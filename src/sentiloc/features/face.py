@@ -403,7 +403,15 @@ def _never_zero(row: np.ndarray) -> np.ndarray:
     return row
 
 
-def build_face_extractor(weights: Path | None, frames_per_snippet: int = 2) -> FaceExtractor:
-    """Haar + HOG/LBP without weights; Haar + the TorchScript model at ``weights`` otherwise."""
+def build_face_extractor(weights: Path | None, frames_per_snippet: int = 2, detector: str = "haar") -> FaceExtractor:
+    """The face stream's extractor.
+
+    ``haar``: Haar + HOG/LBP without weights, Haar + the user's model at ``weights`` otherwise.
+    ``mediapipe`` (optional install): see :mod:`sentiloc.features.face_mesh`.
+    """
+    if detector == "mediapipe":
+        from sentiloc.features.face_mesh import build_mediapipe_face_extractor
+
+        return build_mediapipe_face_extractor(weights, frames_per_snippet)
     descriptor: FaceDescriptor = HogLbpDescriptor() if weights is None else TorchScriptFaceEmbedder(Path(weights))
     return FaceExtractor(HaarFaceDetector(), descriptor, frames_per_snippet)
