@@ -38,7 +38,6 @@ from sentiloc.data.validate import check_dataset
 from sentiloc.errors import SentilocError
 from sentiloc.features.extract import (
     ExtractSettings,
-    build_extractors,
     expand_inputs,
     extract_videos,
     finished_meta,
@@ -195,8 +194,8 @@ def build_dataset(
         for stream in layout.DEFAULT_MODALITIES:
             _link(stream_path(extracted, stream, video_id), layout.feature_path(out, split, stream, video_id))
     _write_layout(out, annotations, splits, metas, annotation_file)
-    extractors = build_extractors(settings)
-    atomic_write_json(out / layout.EXTRACTOR_FILE, {"settings": settings.to_dict(), "streams": extractors.stream_infos()})
+    streams = metas[min(metas)]["extractors"]  # every video was extracted with these settings
+    atomic_write_json(out / layout.EXTRACTOR_FILE, {"settings": settings.to_dict(), "streams": streams})
     check = check_dataset(out)
     if not check.ok:
         raise SentilocError(f"{out}: the built dataset does not validate:\n{check.format()}")

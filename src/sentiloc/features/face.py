@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -76,11 +76,14 @@ class Face:
     """One detected face in full-resolution frame pixels.
 
     ``eyes`` is ``None`` when the eye cascade found no eye in one half of the box's upper half,
-    or the pair it found was too tilted to be real.
+    or the pair it found was too tilted to be real. ``landmarks`` is ``float32 (468, 3)`` MediaPipe
+    face-mesh points (pixel x, y; relative depth z), set only by the optional MediaPipe detector
+    (:mod:`sentiloc.features.face_mesh`); it is left out of ``==``, which arrays cannot answer.
     """
 
     box: tuple[int, int, int, int]
     eyes: EyePair | None = None
+    landmarks: np.ndarray | None = field(default=None, compare=False)
 
 
 def _load_cascade(directory: Path, filename: str) -> cv2.CascadeClassifier:
@@ -220,8 +223,21 @@ def _eye_levelling(face: Face) -> np.ndarray:
     return cv2.getRotationMatrix2D(((lx + rx) / 2, (ly + ry) / 2), angle, 1.0)
 
 
+class FaceDetector(Protocol):
+    """Finds the largest face of an RGB frame (Haar here, MediaPipe in :mod:`sentiloc.features.face_mesh`)."""
+
+    name: str
+    version: str
+
+    def detect(self, frame: np.ndarray) -> Face | None: ...
+
+
 class FaceDescriptor(Protocol):
-    """Maps an aligned ``uint8 (S, S)`` face crop to a fixed-length ``float32 (dim,)`` vector."""
+    """Maps an aligned ``uint8 (S, S)`` face crop to a fixed-length ``float32 (dim,)`` vector.
+
+    A descriptor with a true ``wants_face`` attribute is given the :class:`Face` instead of the
+    crop (the face-mesh geometry reads landmarks, not pixels).
+    """
 
     name: str
     version: str
@@ -362,7 +378,7 @@ class FaceExtractor:
     #: Bump when detection, alignment or sampling changes what rows come out.
     ALGORITHM = "face-v1"
 
-    def __init__(self, detector: HaarFaceDetector, descriptor: FaceDescriptor, frames_per_snippet: int = 2) -> None:
+    def __init__(self, detector: FaceDetector, descriptor: FaceDescriptor, frames_per_snippet: int = 2) -> None:
         if not 1 <= frames_per_snippet <= SNIPPET_FRAMES:
             raise ValueError(f"frames_per_snippet {frames_per_snippet}: must be in 1..{SNIPPET_FRAMES}")
         self.detector = detector
@@ -383,7 +399,11 @@ class FaceExtractor:
         embeddings = []
         for index in self.sampled_frames(len(clip)):
             face = self.detector.detect(clip[index])
-            if face is not None:
+            if face is None:
+                continue
+            if getattr(self.descriptor, "wants_face", False):  # reads the Face itself (mesh landmarks)
+                embeddings.append(self.descriptor(face))
+            else:
                 embeddings.append(self.descriptor(align_face(clip[index], face)))
         if not embeddings:
             return np.zeros(self.info.dim, dtype=np.float32), False
