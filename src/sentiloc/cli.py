@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sentiloc import __version__
 from sentiloc.errors import SentilocError
+from sentiloc.features.base import AUDIO_CHOICES, FACE_DETECTOR_CHOICES, VISUAL_CHOICES
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -56,6 +57,22 @@ def _modalities(text: str) -> tuple:
     from sentiloc.data.dataset import ModalitySpec
 
     return tuple(ModalitySpec.parse(part) for part in text.split(",") if part.strip())
+
+
+def _positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= 1")
+    return int(text)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number")
+    return value
 
 
 def _dims(text: str) -> dict[str, int]:
@@ -227,6 +244,8 @@ def cmd_localize(args: argparse.Namespace) -> int:
     result = localize(Path(args.video), Path(args.checkpoint), Path(args.out), overwrite=args.overwrite,
                       device=args.device, visual_weights=args.visual_weights, face_weights=args.face_weights,
                       top=args.top)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     for seg in result.segments[: args.top]:
         print(f"{seg['label']}  {seg['segment'][0]:8.2f} - {seg['segment'][1]:8.2f} s  score {seg['score']:.3f}")
     print(f"{len(result.segments)} segments; wrote " + ", ".join(str(p) for p in result.files.values()))
@@ -241,19 +260,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _add_extractor_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--visual", default="default", choices=["default", "i3d"],
+    p.add_argument("--visual", default="default", choices=VISUAL_CHOICES,
                    help="default: the weight-free colour-motion descriptor; i3d: Inception-I3D RGB (1024-d, the "
                    "TSL-300 convention), needs --visual-weights")
     p.add_argument("--visual-weights", type=Path, help="pytorch-i3d state dict, e.g. rgb_imagenet.pt (never downloaded)")
-    p.add_argument("--audio", default="logmel", choices=["logmel", "egemaps"],
+    p.add_argument("--audio", default="logmel", choices=AUDIO_CHOICES,
                    help="logmel: 32x60 log-mel blocks per snippet (the TSL-300 convention); egemaps: the 88 eGeMAPS "
                    "affect functionals per snippet (needs `pip install opensmile`)")
-    p.add_argument("--face-detector", default="haar", choices=["haar", "mediapipe"],
+    p.add_argument("--face-detector", default="haar", choices=FACE_DETECTOR_CHOICES,
                    help="haar: OpenCV's cascade (default); mediapipe: MediaPipe face detection + 468-point face mesh, "
                    "whose geometry is the default descriptor (needs `pip install mediapipe==0.10.14`)")
     p.add_argument("--face-weights", type=Path, help="a face expression CNN (torch.export .pt2 or TorchScript .pt); "
                    "default: the weight-free descriptor of the aligned face")
-    p.add_argument("--face-frames", type=int, default=2, help="frames per snippet searched for a face (default 2)")
+    p.add_argument("--face-frames", type=_positive_int, default=2, help="frames per snippet searched for a face (default 2)")
     p.add_argument("--short-side", type=int, default=256, help="decode frames with the shorter side at most this "
                    "many pixels (default 256)")
 
@@ -323,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="eval: the evaluator on ~9,000 proposals; speed: training, inference and memory of a "
                    "config on a dataset; extract: feature extraction of a synthetic 320x240 clip against real "
                    "time; accuracy, sensitivity: see below")
-    p.add_argument("--repeats", type=int, help="timed repetitions, the median is reported "
+    p.add_argument("--repeats", type=_positive_int, help="timed repetitions, the median is reported "
                    "(eval: default 7; speed: inference passes over the test split, default 3)")
     p.add_argument("--data", help="speed, accuracy, sensitivity: dataset folder")
     p.add_argument("--config", default="fsenet_point",
@@ -338,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="accuracy, sensitivity: retrain finished runs")
     p.add_argument("--train-videos", type=int, help="speed: time this many training videos (default all)")
     p.add_argument("--threads", type=int, default=2, help="speed: torch threads (default 2, as the reference)")
-    p.add_argument("--duration", type=float, default=60.0, help="extract: clip length in seconds (default 60)")
+    p.add_argument("--duration", type=_positive_float, default=60.0, help="extract: clip length in seconds (default 60)")
     p.set_defaults(handler=cmd_benchmark)
 
     p = verbs.add_parser("extract", help="video files -> TSL-300 feature streams (rgb, logmfcc, img) + metadata",
@@ -348,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("videos", nargs="+", type=Path, help="video files or folders of videos")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     _add_extractor_flags(p)
-    p.add_argument("--workers", type=int, default=1, help="videos extracted in parallel processes (default 1)")
+    p.add_argument("--workers", type=_positive_int, default=1, help="videos extracted in parallel processes (default 1)")
     p.add_argument("--overwrite", action="store_true", help="re-extract videos that are already done")
     p.set_defaults(handler=cmd_extract)
 
@@ -363,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of videos put in the test split when the CSV has no split column (default 0.2)")
     p.add_argument("--seed", type=int, default=0, help="seed of that split")
     _add_extractor_flags(p)
-    p.add_argument("--workers", type=int, default=1, help="videos extracted in parallel processes (default 1)")
+    p.add_argument("--workers", type=_positive_int, default=1, help="videos extracted in parallel processes (default 1)")
     p.add_argument("--overwrite", action="store_true", help="rebuild a dataset built with other settings")
     p.set_defaults(handler=cmd_build_dataset)
 
@@ -375,8 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--visual-weights", type=Path, help="I3D weights, when the recorded file moved (or for a "
                    "checkpoint without a record)")
-    p.add_argument("--face-weights", type=Path, help="TorchScript face model, likewise")
-    p.add_argument("--top", type=int, default=10, help="segments shown in the page and plot (default 10; "
+    p.add_argument("--face-weights", type=Path, help="the face model (.pt2 / TorchScript), likewise")
+    p.add_argument("--top", type=_positive_int, default=10, help="segments shown in the page and plot (default 10; "
                    "the JSON and CSV hold all)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--overwrite", action="store_true", help="replace earlier outputs for this video")

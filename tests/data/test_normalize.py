@@ -45,3 +45,22 @@ def test_statistics_round_trip_through_checkpoint_tensors():
     back = stats_from_state(stats_to_state(stats))
     np.testing.assert_array_equal(back["rgb"]["mean"], stats["rgb"]["mean"])
     assert stats_to_state(None) is None and stats_from_state(None) is None
+
+
+def test_a_stream_without_rows_gets_no_statistics():
+    acc = StatsAccumulator()
+    acc.add({"img": np.zeros((3, 2)), "rgb": np.ones((3, 1))}, np.zeros(3, bool), face="img")
+    assert set(acc.stats()) == {"rgb"}
+
+
+def test_trainer_standardizes_extracted_data_except_what_the_model_scales_itself(tmp_path):
+    from sentiloc.config import load_config
+    from sentiloc.engine.trainer import Trainer
+    from tests.conftest import make_dataset
+
+    data = make_dataset(tmp_path / "data", dims={"rgb": 6, "logmfcc": 32 * 60, "img": 5})
+    assert Trainer(load_config("fsenet_point"), data).stats is None  # not sentiloc-extracted: as released
+    (data / "extractor.json").write_text('{"settings": {}}')
+    assert set(Trainer(load_config("fsenet_point"), data).stats) == {"rgb", "logmfcc", "img"}
+    # TSL-Net (rgb + logmfcc, no face): its audio CNN applies (x + 50) / 80 to raw log-mel itself
+    assert set(Trainer(load_config("tslnet_point"), data).stats) == {"rgb"}

@@ -29,3 +29,32 @@ def test_the_record_is_reused_and_moved_weights_can_be_pointed_to(tmp_path):
 def test_segments_csv():
     text = segments_csv([{"label": "p", "score": 0.5, "segment": [1.0, 2.25]}])
     assert text == "label,start_s,end_s,score\np,1.000,2.250,0.500000\n"
+
+
+def test_compatibility_refuses_other_dims_and_kinds_and_warns_on_other_versions():
+    from types import SimpleNamespace
+
+    from sentiloc.data.dataset import DataConfig
+    from sentiloc.engine.localize import check_compatible
+
+    infos = {"rgb": {"name": "i3d-rgb", "version": "pytorch-i3d/b+sha256-2", "dim": 4},
+             "logmfcc": {"name": "logmel60x32", "version": "librosa-1", "dim": 3},
+             "img": {"name": "haar+hoglbp", "version": "v1", "dim": 2}}
+    extractors = SimpleNamespace(stream_infos=lambda: infos)
+    recorded = {"rgb": {"name": "i3d-rgb", "version": "pytorch-i3d/a+sha256-1", "dim": 4},
+                "logmfcc": dict(infos["logmfcc"]), "img": dict(infos["img"])}
+
+    def trained(dims, streams=recorded, modalities=("rgb", "logmfcc", "img")):
+        return SimpleNamespace(exp=SimpleNamespace(data=DataConfig(modalities=modalities)), dims=dims,
+                               extractor={"streams": streams})
+
+    dims = {"rgb": 4, "logmfcc": 3, "img": 2}
+    warnings = check_compatible(trained(dims), extractors, "ckpt.pt")
+    assert len(warnings) == 1 and "pytorch-i3d/a+sha256-1" in warnings[0]
+    with pytest.raises(SentilocError, match="expects img features of dim 5"):
+        check_compatible(trained({**dims, "img": 5}), extractors, "ckpt.pt")
+    with pytest.raises(SentilocError, match="trained on img features from 'mediapipe\\+meshgeom'"):
+        check_compatible(trained(dims, {**recorded, "img": {"name": "mediapipe+meshgeom", "dim": 2}}), extractors,
+                         "ckpt.pt")
+    with pytest.raises(SentilocError, match="rows per snippet"):
+        check_compatible(trained(dims, modalities=("rgb:16", "logmfcc", "img")), extractors, "ckpt.pt")

@@ -72,3 +72,37 @@ def test_build_refuses_missing_videos_and_foreign_folders(tmp_path):
     with pytest.raises(SentilocError, match="not a sentiloc-built dataset"):
         build_dataset([tmp_path / "videos"], annotations, tmp_path / "mine", ExtractSettings(), progress=False)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_excel_bom_and_dot_files_are_handled(tmp_path):
+    from sentiloc.features.extract import expand_inputs
+
+    path = tmp_path / "ann.csv"
+    path.write_bytes("video,label,start,end\nclip,p,1,2\n".encode("utf-8-sig"))
+    assert list(read_annotation_csv(path)) == ["clip"]
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    (tmp_path / "._clip.mp4").write_bytes(b"")  # macOS resource fork
+    assert expand_inputs([tmp_path]) == [tmp_path / "clip.mp4"]
+
+
+def test_a_failed_build_resumes_and_replaced_videos_are_re_extracted(tmp_path):
+    from sentiloc.features.synthetic import SyntheticVideo, write_video
+
+    videos = tmp_path / "videos"
+    spec = SyntheticVideo(duration_s=2.0, width=96, height=64)
+    write_video(videos / "a.mp4", spec)
+    (videos / "b.mp4").write_bytes(b"broken")
+    annotations = write_csv(tmp_path, "video,label,start,end,time,split\na,p,0.5,1.5,,train\na,p,,,1.0,train\n"
+                                      "b,p,0.2,1.0,,test\n")
+    out = tmp_path / "data"
+    with pytest.raises(SentilocError, match="rerun to retry only those"):
+        build_dataset([videos], annotations, out, ExtractSettings(), progress=False)
+    write_video(videos / "b.mp4", spec)  # the user repairs the file and reruns
+    summary = build_dataset([videos], annotations, out, ExtractSettings(), progress=False)
+    assert (summary["extracted"], summary["reused"]) == (1, 1)
+    write_video(videos / "a.mp4", SyntheticVideo(duration_s=3.0, width=96, height=64))  # replaced, same name
+    summary = build_dataset([videos], annotations, out, ExtractSettings(), progress=False)
+    assert (summary["extracted"], summary["reused"]) == (1, 1)
+    late = write_csv(tmp_path, "video,label,start,end,time,split\na,p,5,6,,train\nb,p,0.2,1.0,,test\n")
+    with pytest.raises(SentilocError, match=r"segment \[5.0, 6.0\] of video 'a' runs past its end"):
+        build_dataset([videos], late, out, ExtractSettings(), progress=False)

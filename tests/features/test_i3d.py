@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from sentiloc.errors import SentilocError
-from sentiloc.features.base import ExtractorInfo
+from sentiloc.features.base import ExtractorInfo, file_digest
 from sentiloc.features.i3d import I3DExtractor, InceptionI3d, MaxPool3dSame, load_i3d, preprocess, same_padding
 
 # 3 stem convs + 9 inception modules x 6 convs, each conv with weight + 5 BN tensors; + logits w, b.
@@ -152,7 +152,7 @@ def test_preprocess_resizes_shorter_side_crops_and_scales() -> None:
 def test_extractor_gives_deterministic_1024_rows_from_7x7_maps(saved: tuple[InceptionI3d, Path]) -> None:
     _, path = saved
     extractor = I3DExtractor(path)
-    assert extractor.info == ExtractorInfo("i3d-rgb", "pytorch-i3d/rgb_test", 1024)
+    assert extractor.info == ExtractorInfo("i3d-rgb", f"pytorch-i3d/rgb_test+sha256-{file_digest(path)}", 1024)
     trunk_shapes: list[tuple[int, ...]] = []
     extractor.model.Mixed_5c.register_forward_hook(lambda _m, _i, out: trunk_shapes.append(tuple(out.shape)))
     clip = np.random.default_rng(0).integers(0, 256, size=(16, 240, 320, 3), dtype=np.uint8)

@@ -48,10 +48,15 @@ class StatsAccumulator:
             self.squares[name] = self.squares.get(name, 0.0) + (data**2).sum(axis=0)
 
     def stats(self) -> FeatureStats:
-        """Mean and std per dimension; a std floor (1% of the stream's mean std) keeps constant dims finite."""
+        """Mean and std per dimension; a std floor (1% of the stream's mean std) keeps constant dims finite.
+
+        A stream with no rows at all (no training snippet showed a face) gets no statistics and is
+        left as it is: scaling by a floor of 1e-6 would blow up the first face seen at inference.
+        """
         result: FeatureStats = {}
         for name, count in self.count.items():
-            count = max(count, 1)
+            if count == 0:
+                continue
             mean = self.total[name] / count
             std = np.sqrt(np.maximum(self.squares[name] / count - mean**2, 0.0))
             std = np.maximum(std, max(1e-2 * float(std.mean()), 1e-6))

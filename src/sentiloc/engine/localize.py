@@ -61,9 +61,15 @@ def localize_settings(record: dict | None, visual_weights: Path | None, face_wei
     return ExtractSettings.from_dict(values)
 
 
-def check_compatible(trained: TrainedModel, extractors: Extractors, checkpoint: Path) -> None:
-    """Refuse extractors whose streams the model cannot read (other dims, other extractor, frame-rate rows)."""
+def check_compatible(trained: TrainedModel, extractors: Extractors, checkpoint: Path) -> list[str]:
+    """Refuse extractors whose streams the model cannot read (other dims, other extractor, frame-rate rows).
+
+    Returns warnings for extractors of the same kind but another version (other weights files,
+    other library releases): the features may have drifted from the training ones, which a user
+    must hear about, but a library upgrade alone must not lock a model out.
+    """
     infos = extractors.stream_infos()
+    warnings = []
     recorded = (trained.extractor or {}).get("streams", {})
     for spec in trained.exp.data.modalities:
         if spec.name not in infos:
@@ -82,13 +88,17 @@ def check_compatible(trained: TrainedModel, extractors: Extractors, checkpoint: 
         if spec.name in recorded and recorded[spec.name]["name"] != got["name"]:
             raise SentilocError(f"{checkpoint}: trained on {spec.name} features from '{recorded[spec.name]['name']}', "
                                 f"but this run would use '{got['name']}'; pass the same weights files as in training")
+        if spec.name in recorded and recorded[spec.name].get("version") != got["version"]:
+            warnings.append(f"{spec.name} features: trained with {recorded[spec.name].get('version')}, extracting with "
+                            f"{got['version']}; results may differ from the model's validation")
+    return warnings
 
 
 def load_features(out: Path, video: Path, extractors: Extractors, settings: ExtractSettings,
                   overwrite: bool, progress: bool) -> dict:
     """Extract ``video`` into ``out`` (reusing an earlier extraction with the same settings); its meta."""
     video_id = video_id_for(video)
-    meta = None if overwrite else finished_meta(out, video_id)
+    meta = None if overwrite else finished_meta(out, video_id, video)
     if meta is None or meta.get("settings") != settings.to_dict():
         write_extracted(out, extract_video(video, extractors, settings, progress))
         meta = finished_meta(out, video_id)
@@ -115,6 +125,7 @@ class Localized:
     video_id: str
     segments: list[dict]
     files: dict[str, Path]
+    warnings: list[str]
 
 
 def segments_csv(segments: list[dict]) -> str:
@@ -140,7 +151,7 @@ def localize(
     trained = load_trained(checkpoint, torch_device)
     settings = localize_settings(trained.extractor, visual_weights, face_weights)
     extractors = build_extractors(settings)
-    check_compatible(trained, extractors, checkpoint)
+    warnings = check_compatible(trained, extractors, checkpoint)
     meta = load_features(out, video, extractors, settings, overwrite, progress)
     names = [spec.name for spec in trained.exp.data.modalities]
     streams = {name: np.load(stream_path(out, name, video_id)) for name in names}
@@ -161,4 +172,4 @@ def localize(
     write_html_report(files["html"], video, video_id, meta["duration"], segments[:top], files["png"],
                       note=f"top {min(top, len(segments))} of {len(segments)} segments; model {Path(checkpoint).name}; "
                            f"features {', '.join(stream['name'] for stream in meta['extractors'].values())}")
-    return Localized(video_id, segments, files)
+    return Localized(video_id, segments, files, warnings)

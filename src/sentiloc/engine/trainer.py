@@ -136,8 +136,11 @@ class Trainer:
         self.supervision = load_supervision(self.data_root, infos, self.exp.data)
         self.train_set = VideoDataset(self.data_root, [infos[v] for v in train_ids], self.exp.data, self.supervision)
         self.dims = self.train_set.dims
+        self.extractor = read_extractor_record(self.data_root)
+        self.model = make_model(self.exp, self.dims).to(self.device)
         if wants_standardize(self.exp.data.standardize, self.data_root):
-            self.train_set.stats = self.train_set.raw_stats()
+            own = getattr(self.model, "normalises_inputs", set())
+            self.train_set.stats = {k: v for k, v in self.train_set.raw_stats().items() if k not in own}
         self.stats = self.train_set.stats
         self.val_set = (
             VideoDataset(self.data_root, [infos[v] for v in val_ids], self.exp.data, self.supervision, self.dims,
@@ -145,8 +148,6 @@ class Trainer:
             if val_ids
             else None
         )
-        self.extractor = read_extractor_record(self.data_root)
-        self.model = make_model(self.exp, self.dims).to(self.device)
         self.objective = build_objective(
             self.exp.loss_name, self.exp.loss, self.exp.data.supervision, self.exp.data.num_classes
         )

@@ -10,13 +10,29 @@ refuse a checkpoint whose dims the chosen extractors cannot produce.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 #: Native frames per snippet, the TSL-300 convention.
 SNIPPET_FRAMES = 16
+#: The extractor choices of ``--visual``, ``--audio`` and ``--face-detector`` (importable without the
+#: ``video`` extra, so the CLI can list them).
+VISUAL_CHOICES = ("default", "i3d")
+AUDIO_CHOICES = ("logmel", "egemaps")
+FACE_DETECTOR_CHOICES = ("haar", "mediapipe")
+
+
+def file_digest(path: Path) -> str:
+    """Short content hash of a weights file, so two different files with one name never share a version."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
 
 
 @dataclass(frozen=True)

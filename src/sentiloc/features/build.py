@@ -10,8 +10,8 @@ seconds, one row per segment or per click::
 
 ``label`` is ``p``/``n`` (or ``positive``/``negative``); a row with ``start`` and ``end`` is a
 segment, a row with ``time`` is a click (point label); ``split`` (``train``/``test``, optional) may
-be given per video, otherwise a seeded ``test_fraction`` of the videos that have segments becomes
-the test split (only they can be evaluated). Segments feed ``videosenti_gt.json`` (full supervision)
+be given per video, otherwise a seeded ``test_fraction`` of all videos becomes the test split,
+drawn from those that have segments (only they can be evaluated). Segments feed ``videosenti_gt.json`` (full supervision)
 and, for test videos, ``gt.json``; clicks of training videos feed ``point_gaussian/point_labels.csv``
 in native frames, exactly like TSL-300's files.
 
@@ -37,12 +37,13 @@ from sentiloc.data.annotations import Segment, finite_number
 from sentiloc.data.validate import check_dataset
 from sentiloc.errors import SentilocError
 from sentiloc.features.extract import (
+    META_DIR,
     ExtractSettings,
     expand_inputs,
     extract_videos,
     finished_meta,
     stream_path,
-    video_id_for,
+    unique_ids,
 )
 from sentiloc.io import atomic_write_json, atomic_write_text, id_problem, load_json
 
@@ -77,7 +78,7 @@ def read_annotation_csv(path: Path) -> dict[str, VideoAnnotations]:
     """Parse the annotation CSV (see the module docstring), validating every row."""
     path = Path(path)
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:  # -sig: Excel's "CSV UTF-8" has a BOM
             reader = csv.DictReader(handle)
             columns = set(reader.fieldnames or ())
             if not {"video", "label"} <= columns or not ({"start", "end"} <= columns or "time" in columns):
@@ -146,6 +147,21 @@ def _gt_entry(split: str, segments: Sequence[Segment]) -> dict:
         {"segment": [f"{s.start_s:.3f}", f"{s.end_s:.3f}"], "label": s.label} for s in segments]}
 
 
+#: Segment ends may overrun the video by this much (annotation tools round up); they are clipped.
+END_SLACK_S = 1.0
+
+
+def _within(video_id: str, segments: Sequence[Segment], duration_s: float, source: Path) -> list[Segment]:
+    """Segments clipped to the video's end; a segment starting after it, or ending far past it, is an error."""
+    kept = []
+    for seg in segments:
+        if seg.start_s >= duration_s or seg.end_s > duration_s + END_SLACK_S:
+            raise SentilocError(f"{source}: segment [{seg.start_s}, {seg.end_s}] of video {video_id!r} runs past its "
+                                f"end ({duration_s:.2f} s); fix that row or check the video file")
+        kept.append(Segment(seg.start_s, min(seg.end_s, duration_s), seg.label))
+    return kept
+
+
 def _point_rows(video_id: str, clicks: Sequence[tuple[float, str]], fps: float, n_frames: int, source: Path) -> list[str]:
     rows = []
     for time_s, label in clicks:
@@ -158,12 +174,21 @@ def _point_rows(video_id: str, clicks: Sequence[tuple[float, str]], fps: float, 
     return rows
 
 
-def _check_settings(out: Path, settings: ExtractSettings, overwrite: bool) -> None:
-    """Continue a build only with the same extractor settings; refuse to clobber anything else."""
+def _built_with(out: Path) -> dict | None:
+    """The extractor settings of an earlier (possibly unfinished) build into ``out``, if there was one."""
     record = out / layout.EXTRACTOR_FILE
     if record.is_file():
-        if load_json(record, "extractor record").get("settings") != settings.to_dict() and not overwrite:
-            raise SentilocError(f"{record}: this dataset was built with other extractor settings; "
+        return load_json(record, "extractor record").get("settings")
+    metas = sorted((out / EXTRACTED_DIR / META_DIR).glob("*.json"))
+    return load_json(metas[0], "extraction metadata").get("settings") if metas else None
+
+
+def _check_settings(out: Path, settings: ExtractSettings, overwrite: bool) -> None:
+    """Continue a build (finished or interrupted) only with the same settings; never clobber a foreign folder."""
+    earlier = _built_with(out)
+    if earlier is not None:
+        if earlier != settings.to_dict() and not overwrite:
+            raise SentilocError(f"{out}: this dataset was built with other extractor settings ({earlier}); "
                                 "use a new --out or pass --overwrite to rebuild it")
     elif out.is_dir() and any(out.iterdir()) and not overwrite:
         raise SentilocError(f"{out}: folder is not empty and not a sentiloc-built dataset; choose a new --out "
@@ -177,7 +202,7 @@ def build_dataset(
     """Extract the annotated videos and write the TSL-300 layout; returns a summary."""
     out = Path(out)
     annotations = read_annotation_csv(annotation_file)
-    files = {video_id_for(p): p for p in expand_inputs(videos)}
+    files = unique_ids(expand_inputs(videos))
     missing = sorted(set(annotations) - set(files))
     if missing:
         raise SentilocError(f"{annotation_file}: no video file for {missing[:5]}{' ...' if len(missing) > 5 else ''}; "
@@ -193,6 +218,8 @@ def build_dataset(
     for video_id, split in splits.items():
         for stream in layout.DEFAULT_MODALITIES:
             _link(stream_path(extracted, stream, video_id), layout.feature_path(out, split, stream, video_id))
+            for other in set(layout.SPLIT_FILES) - {split}:  # a rebuild may have moved the video
+                layout.feature_path(out, other, stream, video_id).unlink(missing_ok=True)
     _write_layout(out, annotations, splits, metas, annotation_file)
     streams = metas[min(metas)]["extractors"]  # every video was extracted with these settings
     atomic_write_json(out / layout.EXTRACTOR_FILE, {"settings": settings.to_dict(), "streams": streams})
@@ -216,6 +243,8 @@ def _write_layout(out: Path, annotations: dict[str, VideoAnnotations], splits: d
     atomic_write_json(out / layout.FPS_FILE, {v: metas[v]["fps"] for v in ids})
     atomic_write_json(out / layout.DURATION_FILE, {v: metas[v]["duration"] for v in ids})
     atomic_write_json(out / layout.TEST_DURATION_FILE, {v: metas[v]["duration"] for v in ids if splits[v] == "test"})
+    for v in ids:
+        annotations[v].segments = _within(v, annotations[v].segments, metas[v]["duration"], source)
     atomic_write_json(out / layout.DENSE_GT_FILE,
                       {"database": {v: _gt_entry(splits[v], annotations[v].segments) for v in ids}})
     atomic_write_json(out / layout.GT_FILE, {"database": {

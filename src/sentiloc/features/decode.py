@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -172,11 +171,3 @@ def read_audio(path: Path, duration_s: float) -> np.ndarray:
         samples = samples[-offset:]
     return np.pad(samples[:n_out], (0, max(0, n_out - len(samples))))
 
-
-def rate_fraction(fps: float) -> Fraction:
-    """A frame rate as the exact fraction encoders want (29.97 -> 30000/1001)."""
-    for denominator in (1, 1001):
-        numerator = fps * denominator
-        if abs(numerator - round(numerator)) < 1e-3 * denominator:
-            return Fraction(int(round(numerator)), denominator)
-    return Fraction(fps).limit_denominator(10_000)

@@ -22,13 +22,18 @@ from sentiloc import __version__
 from sentiloc.data import layout
 from sentiloc.errors import SentilocError
 from sentiloc.features.audio import LogMelExtractor
-from sentiloc.features.base import SNIPPET_FRAMES, AudioExtractor, ClipExtractor, FaceClipExtractor
+from sentiloc.features.base import (
+    AUDIO_CHOICES,
+    FACE_DETECTOR_CHOICES,
+    SNIPPET_FRAMES,
+    VISUAL_CHOICES,
+    AudioExtractor,
+    ClipExtractor,
+    FaceClipExtractor,
+)
 from sentiloc.features.decode import AUDIO_RATE, iter_snippets, probe_video, read_audio
 from sentiloc.io import atomic_save_npy, atomic_write_json, id_problem, load_json
 
-VISUAL_CHOICES = ("default", "i3d")
-AUDIO_CHOICES = ("logmel", "egemaps")
-FACE_DETECTOR_CHOICES = ("haar", "mediapipe")
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts")
 META_DIR = "meta"
 RGB, AUDIO, FACE = layout.DEFAULT_MODALITIES
@@ -151,6 +156,7 @@ def extract_video(path: Path, extractors: Extractors, settings: ExtractSettings,
     meta = {
         "video_id": video_id,
         "source": path.name,
+        "source_bytes": path.stat().st_size,
         "fps": probe.fps,
         "n_frames": n_frames,
         "snippet_frames": SNIPPET_FRAMES,
@@ -174,18 +180,35 @@ def meta_path(out: Path, video_id: str) -> Path:
 
 
 def write_extracted(out: Path, extracted: ExtractedVideo) -> None:
-    """Write the streams, then the meta file (the completion marker), each atomically."""
+    """Write the streams, then the meta file (the completion marker), each atomically.
+
+    An earlier meta file goes first, so a run killed between two streams never leaves new and old
+    streams behind a marker that says "done".
+    """
+    meta_path(out, extracted.video_id).unlink(missing_ok=True)
     for stream, rows in extracted.features.items():
         atomic_save_npy(stream_path(out, stream, extracted.video_id), rows.astype(np.float32))
     atomic_write_json(meta_path(out, extracted.video_id), extracted.meta)
 
 
-def finished_meta(out: Path, video_id: str) -> dict | None:
-    """The meta of a completely extracted video in ``out``, or None when it must be (re)extracted."""
+def finished_meta(out: Path, video_id: str, source: Path | None = None) -> dict | None:
+    """The meta of a completely extracted video in ``out``, or None when it must be (re)extracted.
+
+    With ``source``, a file of another size than the one extracted (a replaced or re-encoded video
+    under the same name) also needs extracting again. An unreadable meta file counts as unfinished.
+    """
     path = meta_path(out, video_id)
     if not path.is_file() or not all(stream_path(out, s, video_id).is_file() for s in layout.DEFAULT_MODALITIES):
         return None
-    return load_json(path, "extraction metadata")
+    try:
+        meta = load_json(path, "extraction metadata")
+    except SentilocError:
+        return None
+    if not isinstance(meta, dict) or not isinstance(meta.get("settings"), dict):
+        return None
+    if source is not None and meta.get("source_bytes") != Path(source).stat().st_size:
+        return None
+    return meta
 
 
 @dataclass
@@ -202,7 +225,8 @@ class ExtractReport:
         return "\n".join(lines)
 
 
-def _unique_ids(paths: Sequence[Path]) -> dict[str, Path]:
+def unique_ids(paths: Sequence[Path]) -> dict[str, Path]:
+    """``{video id: file}``, refusing two files that would share an id (``a.mp4`` and ``a.mov``)."""
     ids: dict[str, Path] = {}
     for path in paths:
         video_id = video_id_for(path)
@@ -217,7 +241,9 @@ def expand_inputs(inputs: Sequence[Path]) -> list[Path]:
     paths: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            found = sorted(p for p in item.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+            # dot-files (macOS ``._clip.mp4`` resource forks, editor temp files) are not videos
+            found = sorted(p for p in item.iterdir()
+                           if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file() and not p.name.startswith("."))
             if not found:
                 raise SentilocError(f"{item}: no video files ({', '.join(VIDEO_SUFFIXES)}) in this folder")
             paths.extend(found)
@@ -232,6 +258,9 @@ def failure_message(path: Path, exc: Exception) -> str:
     """A user error's own message; anything else named by type, since it is a bug to report."""
     if isinstance(exc, SentilocError):
         return str(exc)
+    if isinstance(exc, futures.process.BrokenProcessPool):
+        return (f"{path}: a worker process died (out of memory?) before this video finished; rerun with fewer "
+                "--workers (finished videos are kept)")
     return f"{path}: unexpected {type(exc).__name__}: {exc} (please report this with the file's codec details)"
 
 
@@ -257,11 +286,11 @@ def extract_videos(
 ) -> ExtractReport:
     """Extract every video of ``inputs`` into ``out``; see the module docstring for the guarantees."""
     out = Path(out)
-    ids = _unique_ids(expand_inputs(inputs))
+    ids = unique_ids(expand_inputs(inputs))
     report = ExtractReport()
     todo: dict[str, Path] = {}
     for video_id, path in ids.items():
-        meta = None if overwrite else finished_meta(out, video_id)
+        meta = None if overwrite else finished_meta(out, video_id, path)
         if meta is None:
             todo[video_id] = path
         elif meta.get("settings") != settings.to_dict():
@@ -290,6 +319,6 @@ def extract_videos(
             try:
                 job.result()
                 report.extracted.append(video_id)
-            except Exception as exc:  # as above, and a worker that died takes only its video down
+            except Exception as exc:  # as above; a dead worker fails the videos still queued (rerun resumes)
                 report.failed[video_id] = failure_message(todo[video_id], exc)
     return report

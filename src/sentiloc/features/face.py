@@ -14,7 +14,6 @@ face-missing.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ import torch
 from skimage.feature import hog, local_binary_pattern
 
 from sentiloc.errors import SentilocError
-from sentiloc.features.base import SNIPPET_FRAMES, ExtractorInfo
+from sentiloc.features.base import SNIPPET_FRAMES, ExtractorInfo, file_digest
 
 #: Detection runs on a copy whose longer side is at most this many pixels: Haar cascades are
 #: scale-searched, so cost grows with the pixel count while faces worth describing stay well
@@ -319,7 +318,7 @@ class TorchScriptFaceEmbedder:
         self.input_size = input_size
         self._model = self._load()
         self.name = f"torchscript:{self.path.name}"
-        self.version = f"torch-{torch.__version__}+sha256-{_file_digest(self.path)}"
+        self.version = f"torch-{torch.__version__}+sha256-{file_digest(self.path)}"
         dummy = self._embed(np.zeros((input_size, input_size), dtype=np.uint8))
         self.dim = int(dummy.size)
 
@@ -359,11 +358,6 @@ class TorchScriptFaceEmbedder:
         if embedding.size == 0 or not np.isfinite(embedding).all():
             raise self._error("the model returned an empty or non-finite embedding")
         return embedding
-
-
-def _file_digest(path: Path) -> str:
-    """Short content hash, so two different weight files with one name never share a version."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
 class FaceExtractor:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sentiloc.errors import SentilocError
-from sentiloc.features.base import ExtractorInfo
+from sentiloc.features.base import ExtractorInfo, file_digest
 
 #: Channels after ``Mixed_5c``, i.e. the feature dimension.
 FEATURE_DIM = 1024
@@ -266,7 +266,7 @@ class I3DExtractor:
         weights = Path(weights)
         self.device = torch.device(device)
         self.model = load_i3d(weights).to(self.device)
-        self.info = ExtractorInfo("i3d-rgb", f"pytorch-i3d/{weights.stem}", FEATURE_DIM)
+        self.info = ExtractorInfo("i3d-rgb", f"pytorch-i3d/{weights.stem}+sha256-{file_digest(weights)}", FEATURE_DIM)
 
     def batch(self, clips: np.ndarray) -> np.ndarray:
         """uint8 ``(N, F, H, W, 3)`` RGB snippets → float32 ``(N, 1024)``."""

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 
-from sentiloc.features.decode import rate_fraction
 
 AUDIO_RATE_OUT = 16_000
 
@@ -42,6 +42,15 @@ class SyntheticVideo:
         for start, end in windows:
             mask |= (times_s >= start) & (times_s < end)
         return mask
+
+
+def rate_fraction(fps: float) -> Fraction:
+    """A frame rate as the exact fraction encoders want (29.97 -> 30000/1001)."""
+    for denominator in (1, 1001):
+        numerator = fps * denominator
+        if abs(numerator - round(numerator)) < 1e-3 * denominator:
+            return Fraction(int(round(numerator)), denominator)
+    return Fraction(fps).limit_denominator(10_000)
 
 
 def face_photo(height: int) -> np.ndarray:

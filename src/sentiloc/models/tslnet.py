@@ -222,6 +222,14 @@ class TSLNet(nn.Module):
         self.head = ClassHead(2 * d, h, 2 * (c + 1), cfg.dropout, bias=False)  # [CLS, DIST]
         self.reverse = nn.ModuleDict({m: ConvStack([h, h, h, h, d]) for m in ("visual", "audio")})
 
+    @property
+    def normalises_inputs(self) -> set[str]:
+        """Streams this model scales itself: the audio CNN's ``(x + 50) / 80`` expects raw log-mel dB.
+
+        The trainer leaves them out of ``data.standardize`` so they are not scaled twice.
+        """
+        return {self.cfg.audio} if self.audio_cnn is not None else set()
+
     def param_groups(self, lr: float) -> list[dict]:
         """Optimiser groups: the audio CNN trains at ``audio_lr_scale`` × lr, the rest at lr."""
         cnn = set() if self.audio_cnn is None else {id(p) for p in self.audio_cnn.parameters()}

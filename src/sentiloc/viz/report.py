@@ -16,6 +16,7 @@ import mimetypes
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 from sentiloc.io import atomic_write_text
 
@@ -52,23 +53,31 @@ def video_source(video: Path, page: Path, embed_limit_mb: float) -> str:
     if video.stat().st_size <= embed_limit_mb * 2**20:
         mime = mimetypes.guess_type(video.name)[0] or "video/mp4"
         return f"data:{mime};base64,{base64.b64encode(video.read_bytes()).decode('ascii')}"
-    return Path(os.path.relpath(video, Path(page).resolve().parent)).as_posix()
+    return quote(Path(os.path.relpath(video, Path(page).resolve().parent)).as_posix())
+
+
+def _bounds(seg: Mapping) -> tuple[float, float]:
+    start, end = seg["segment"]
+    return float(start), float(end)
+
+
+def _colour(seg: Mapping) -> str:
+    return LABEL_COLOURS.get(seg["label"], "#1f77b4")
 
 
 def _segment_div(seg: Mapping, duration_s: float) -> str:
-    start, end = (float(x) for x in seg["segment"])
+    start, end = _bounds(seg)
     left, width = 100 * start / duration_s, max(0.3, 100 * (end - start) / duration_s)
     title = f"{LABEL_NAMES.get(seg['label'], seg['label'])} {start:.1f}-{end:.1f} s, score {float(seg['score']):.3f}"
     return (f'<div class="seg" data-start="{start:.3f}" title="{html.escape(title)}" style="left:{left:.3f}%;'
-            f'width:{width:.3f}%;background:{LABEL_COLOURS.get(seg["label"], "#1f77b4")}"></div>')
+            f'width:{width:.3f}%;background:{_colour(seg)}"></div>')
 
 
 def _segment_row(rank: int, seg: Mapping) -> str:
-    start, end = (float(x) for x in seg["segment"])
-    colour = LABEL_COLOURS.get(seg["label"], "#1f77b4")
+    start, end = _bounds(seg)
     label = html.escape(LABEL_NAMES.get(seg["label"], str(seg["label"])))
     return (f'<tr class="row" data-start="{start:.3f}"><td>{rank}</td><td><span class="swatch" '
-            f'style="background:{colour}"></span>{label}</td><td>{start:.2f}</td><td>{end:.2f}</td>'
+            f'style="background:{_colour(seg)}"></span>{label}</td><td>{start:.2f}</td><td>{end:.2f}</td>'
             f'<td>{end - start:.2f}</td><td>{float(seg["score"]):.3f}</td></tr>')
 
 
