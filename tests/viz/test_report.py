@@ -25,3 +25,17 @@ def test_large_video_is_linked_relative_to_the_page(tmp_path):
     page = write_html_report(tmp_path / "report" / "long.html", video, "long", 60.0, [],
                              embed_limit_mb=1e-3).read_text()
     assert 'src="../videos/long.mp4"' in page and "no segment found" in page
+
+
+def test_time_axis_ticks():
+    from sentiloc.viz.report import tick_step
+
+    assert tick_step(14.0) == 2.0 and tick_step(60.0) == 5.0 and tick_step(600.0) == 60.0
+    assert tick_step(7200.0) == 600.0
+
+
+def test_axis_is_drawn(tmp_path):
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"x")
+    page = write_html_report(tmp_path / "clip.html", video, "clip", 125.0, SEGMENTS).read_text()
+    assert page.count('class="tick"') == 9 and ">2:00<" in page  # every 15 s

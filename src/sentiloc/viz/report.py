@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
+
 from sentiloc.io import atomic_write_text
 
 LABEL_NAMES = {"p": "positive", "n": "negative"}
@@ -30,6 +32,8 @@ video{width:100%;max-height:480px;background:#000}
 .seg{position:absolute;top:6px;height:34px;opacity:.75;border-radius:3px}
 .seg:hover{opacity:1;outline:2px solid #000}
 #playhead{position:absolute;top:0;width:2px;height:100%;background:#000;pointer-events:none}
+#axis{position:relative;height:18px;margin-top:-8px;font-size:11px;color:#666}
+.tick{position:absolute;transform:translateX(-50%)}
 table{border-collapse:collapse;width:100%}td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:left}
 tr.row{cursor:pointer}tr.row:hover{background:#f6f6f6}
 .swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px}
@@ -73,6 +77,29 @@ def _segment_div(seg: Mapping, duration_s: float) -> str:
             f'width:{width:.3f}%;background:{_colour(seg)}"></div>')
 
 
+#: Clock-friendly tick spacings in seconds.
+TICK_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+
+
+def tick_step(duration_s: float, max_ticks: int = 12) -> float:
+    """The smallest clock-friendly spacing that puts at most ``max_ticks`` ticks on the axis."""
+    for step in TICK_STEPS_S:
+        if duration_s / step <= max_ticks:
+            return float(step)
+    return float(np.ceil(duration_s / max_ticks / 3600) * 3600)
+
+
+def _axis(duration_s: float) -> str:
+    step = tick_step(duration_s)
+    ticks = np.arange(0.0, duration_s + 1e-9, step)
+    return "".join(f'<span class="tick" style="left:{100 * t / duration_s:.3f}%">{_clock(t)}</span>' for t in ticks)
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{secs:02d}"
+
+
 def _segment_row(rank: int, seg: Mapping) -> str:
     start, end = _bounds(seg)
     label = html.escape(LABEL_NAMES.get(seg["label"], str(seg["label"])))
@@ -101,6 +128,7 @@ def write_html_report(
 <p>{html.escape(note)}</p>
 <video id="video" controls preload="metadata" src="{html.escape(video_source(video, path, embed_limit_mb))}"></video>
 <div id="timeline">{''.join(_segment_div(seg, duration_s) for seg in segments)}<div id="playhead"></div></div>
+<div id="axis">{_axis(duration_s)}</div>
 <table><thead><tr><th>#</th><th>sentiment</th><th>start (s)</th><th>end (s)</th><th>length (s)</th><th>score</th></tr></thead>
 <tbody>{rows}</tbody></table>
 {image}
