@@ -172,10 +172,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         return cmd_benchmark_runs(args)
     if args.what == "extract":
         from sentiloc.engine.benchmark import benchmark_extract
-        from sentiloc.features import require_video_stack
 
-        require_video_stack("sentiloc benchmark extract")
-        print(benchmark_extract(duration_s=args.duration, repeats=args.repeats or 3).format())
+        settings = _extract_settings(args)
+        print(benchmark_extract(duration_s=args.duration, repeats=args.repeats or 3, settings=settings).format())
         return 0
     if args.what == "eval":
         from sentiloc.evaluation import benchmark_evaluator
@@ -204,7 +203,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 def _extract_settings(args: argparse.Namespace):
     from sentiloc.features import require_video_stack
 
-    require_video_stack(f"sentiloc {args.verb}")
+    require_video_stack(f"sentiloc {args.verb}{' extract' if args.verb == 'benchmark' else ''}")
     from sentiloc.features.extract import ExtractSettings
 
     def absolute(path: Path | None) -> str | None:
@@ -358,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-videos", type=int, help="speed: time this many training videos (default all)")
     p.add_argument("--threads", type=int, default=2, help="speed: torch threads (default 2, as the reference)")
     p.add_argument("--duration", type=_positive_float, default=60.0, help="extract: clip length in seconds (default 60)")
+    _add_extractor_flags(p)
     p.set_defaults(handler=cmd_benchmark)
 
     p = verbs.add_parser("extract", help="video files -> TSL-300 feature streams (rgb, logmfcc, img) + metadata",
