@@ -214,11 +214,17 @@ def _extract_settings(args: argparse.Namespace):
                            face_frames=args.face_frames, short_side=args.short_side)
 
 
+def _device(name: str) -> str:
+    from sentiloc.engine.trainer import resolve_device
+
+    return str(resolve_device(name))
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
     from sentiloc.features.extract import extract_videos
 
     report = extract_videos(args.videos, Path(args.out), _extract_settings(args), workers=args.workers,
-                            overwrite=args.overwrite)
+                            overwrite=args.overwrite, device=_device(args.device))
     print(report.format())
     return 1 if report.failed else 0
 
@@ -228,7 +234,7 @@ def cmd_build_dataset(args: argparse.Namespace) -> int:
 
     summary = build_dataset(args.videos, Path(args.annotations), Path(args.out), _extract_settings(args),
                             test_fraction=args.test_fraction, seed=args.seed, workers=args.workers,
-                            overwrite=args.overwrite)
+                            overwrite=args.overwrite, device=_device(args.device))
     for key, value in summary.items():
         print(f"{key}: {value}")
     return 0
@@ -369,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_extractor_flags(p)
     p.add_argument("--workers", type=_positive_int, default=1, help="videos extracted in parallel processes (default 1)")
     p.add_argument("--overwrite", action="store_true", help="re-extract videos that are already done")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where I3D runs (default cpu)")
     p.set_defaults(handler=cmd_extract)
 
     p = verbs.add_parser("build-dataset", help="videos + an annotation CSV (seconds) -> a TSL-300-layout dataset",
@@ -384,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_extractor_flags(p)
     p.add_argument("--workers", type=_positive_int, default=1, help="videos extracted in parallel processes (default 1)")
     p.add_argument("--overwrite", action="store_true", help="rebuild a dataset built with other settings")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where I3D runs (default cpu)")
     p.set_defaults(handler=cmd_build_dataset)
 
     p = verbs.add_parser("localize", help="one video file -> sentiment segments (JSON, CSV), a timeline PNG and "

@@ -150,7 +150,7 @@ def localize(
     torch_device = resolve_device(device)
     trained = load_trained(checkpoint, torch_device)
     settings = localize_settings(trained.extractor, visual_weights, face_weights)
-    extractors = build_extractors(settings)
+    extractors = build_extractors(settings, device)
     warnings = check_compatible(trained, extractors, checkpoint)
     meta = load_features(out, video, extractors, settings, overwrite, progress)
     names = [spec.name for spec in trained.exp.data.modalities]

@@ -198,6 +198,7 @@ def _check_settings(out: Path, settings: ExtractSettings, overwrite: bool) -> No
 def build_dataset(
     videos: Sequence[Path], annotation_file: Path, out: Path, settings: ExtractSettings,
     test_fraction: float = 0.2, seed: int = 0, workers: int = 1, overwrite: bool = False, progress: bool = True,
+    device: str = "cpu",
 ) -> dict:
     """Extract the annotated videos and write the TSL-300 layout; returns a summary."""
     out = Path(out)
@@ -211,7 +212,7 @@ def build_dataset(
     splits = assign_splits(annotations, test_fraction, seed)
     extracted = out / EXTRACTED_DIR
     report = extract_videos([files[v] for v in sorted(annotations)], extracted, settings, workers,
-                            overwrite=overwrite, progress=progress)
+                            overwrite=overwrite, progress=progress, device=device)
     if report.failed:
         raise SentilocError("some videos could not be extracted (rerun to retry only those):\n" + report.format())
     metas = {vid: finished_meta(extracted, vid) for vid in annotations}

@@ -65,6 +65,11 @@ def _video_stream(container: av.container.InputContainer, path: Path) -> av.vide
     return container.streams.video[0]
 
 
+def stream_start_s(stream: av.video.stream.VideoStream) -> float | None:
+    """When the video stream starts (s), the zero of the snippet grid for both picture and sound."""
+    return float(stream.start_time * stream.time_base) if stream.start_time is not None else None
+
+
 def probe_video(path: Path) -> VideoProbe:
     """Frame rate, duration and size of ``path`` from its container headers."""
     path = Path(path)
@@ -109,7 +114,7 @@ def iter_snippets(path: Path, fps: float, short_side: int = 256) -> Iterator[tup
         buffer: list[np.ndarray] = []
         previous: np.ndarray | None = None
         next_slot = 0
-        start_s: float | None = None
+        start_s = stream_start_s(stream)
         try:
             for frame in container.decode(stream):
                 time_s = frame.time if frame.time is not None else next_slot / fps
@@ -150,7 +155,7 @@ def read_audio(path: Path, duration_s: float) -> np.ndarray:
         video = _video_stream(container, path)
         if not container.streams.audio:
             return np.zeros(n_out, dtype=np.float32)
-        video_start = float(video.start_time * video.time_base) if video.start_time is not None else 0.0
+        video_start = stream_start_s(video) or 0.0
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
         chunks: list[np.ndarray] = []

@@ -93,14 +93,18 @@ class Extractors:
         return {RGB: self.visual.info.dim, AUDIO: self.audio.info.dim, FACE: self.face.info.dim}
 
 
-def build_extractors(settings: ExtractSettings) -> Extractors:
-    """Instantiate the extractors ``settings`` name (weights load here, failing early and clearly)."""
+def build_extractors(settings: ExtractSettings, device: str = "cpu") -> Extractors:
+    """Instantiate the extractors ``settings`` name (weights load here, failing early and clearly).
+
+    ``device`` only places I3D (a GPU makes it faster than real time); it does not change the
+    features, so it is not part of the settings.
+    """
     from sentiloc.features.face import build_face_extractor
 
     if settings.visual == "i3d":
         from sentiloc.features.i3d import I3DExtractor
 
-        visual: ClipExtractor = I3DExtractor(Path(settings.visual_weights))
+        visual: ClipExtractor = I3DExtractor(Path(settings.visual_weights), device)
     else:
         from sentiloc.features.visual import ColourMotionExtractor
 
@@ -267,12 +271,12 @@ def failure_message(path: Path, exc: Exception) -> str:
 _WORKER_EXTRACTORS: Extractors | None = None
 
 
-def _init_worker(settings: ExtractSettings) -> None:
+def _init_worker(settings: ExtractSettings, device: str) -> None:
     import torch
 
     global _WORKER_EXTRACTORS
     torch.set_num_threads(1)
-    _WORKER_EXTRACTORS = build_extractors(settings)
+    _WORKER_EXTRACTORS = build_extractors(settings, device)
 
 
 def _extract_in_worker(path: Path, out: Path, settings: ExtractSettings) -> None:
@@ -282,7 +286,7 @@ def _extract_in_worker(path: Path, out: Path, settings: ExtractSettings) -> None
 
 def extract_videos(
     inputs: Sequence[Path], out: Path, settings: ExtractSettings, workers: int = 1,
-    overwrite: bool = False, progress: bool = True,
+    overwrite: bool = False, progress: bool = True, device: str = "cpu",
 ) -> ExtractReport:
     """Extract every video of ``inputs`` into ``out``; see the module docstring for the guarantees."""
     out = Path(out)
@@ -301,7 +305,7 @@ def extract_videos(
     if not todo:
         return report
     if workers <= 1:
-        extractors = build_extractors(settings)
+        extractors = build_extractors(settings, device)
         for video_id, path in tqdm(todo.items(), desc="videos", unit="video", disable=not progress or len(todo) == 1):
             try:
                 write_extracted(out, extract_video(path, extractors, settings, progress))
@@ -309,10 +313,10 @@ def extract_videos(
             except Exception as exc:  # one bad file must not stop a long batch; see failure_message
                 report.failed[video_id] = failure_message(path, exc)
         return report
-    build_extractors(settings)  # fail on bad weights here, once, not in every worker
+    build_extractors(settings, device)  # fail on bad weights here, once, not in every worker
     context = multiprocessing.get_context("spawn")
     with futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                     initargs=(settings,)) as pool:
+                                     initargs=(settings, device)) as pool:
         jobs = {pool.submit(_extract_in_worker, path, out, settings): video_id for video_id, path in todo.items()}
         for job in tqdm(futures.as_completed(jobs), total=len(jobs), desc="videos", unit="video", disable=not progress):
             video_id = jobs[job]
