@@ -282,6 +282,13 @@ def _add_extractor_flags(p: argparse.ArgumentParser) -> None:
                    "many pixels (default 256)")
 
 
+def _add_extraction_run_flags(p: argparse.ArgumentParser, overwrite_help: str) -> None:
+    """How ``extract`` and ``build-dataset`` run (not what they compute): parallelism, clobbering, device."""
+    p.add_argument("--workers", type=_positive_int, default=1, help="videos extracted in parallel processes (default 1)")
+    p.add_argument("--overwrite", action="store_true", help=overwrite_help)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where I3D runs (default cpu)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sentiloc", description="Temporal sentiment localization in untrimmed videos.")
     parser.add_argument("--version", action="version", version=f"sentiloc {__version__}")
@@ -373,9 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("videos", nargs="+", type=Path, help="video files or folders of videos")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     _add_extractor_flags(p)
-    p.add_argument("--workers", type=_positive_int, default=1, help="videos extracted in parallel processes (default 1)")
-    p.add_argument("--overwrite", action="store_true", help="re-extract videos that are already done")
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where I3D runs (default cpu)")
+    _add_extraction_run_flags(p, overwrite_help="re-extract videos that are already done")
     p.set_defaults(handler=cmd_extract)
 
     p = verbs.add_parser("build-dataset", help="videos + an annotation CSV (seconds) -> a TSL-300-layout dataset",
@@ -389,9 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of videos put in the test split when the CSV has no split column (default 0.2)")
     p.add_argument("--seed", type=int, default=0, help="seed of that split")
     _add_extractor_flags(p)
-    p.add_argument("--workers", type=_positive_int, default=1, help="videos extracted in parallel processes (default 1)")
-    p.add_argument("--overwrite", action="store_true", help="rebuild a dataset built with other settings")
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where I3D runs (default cpu)")
+    _add_extraction_run_flags(p, overwrite_help="rebuild a dataset built with other settings")
     p.set_defaults(handler=cmd_build_dataset)
 
     p = verbs.add_parser("localize", help="one video file -> sentiment segments (JSON, CSV), a timeline PNG and "

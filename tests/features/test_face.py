@@ -98,16 +98,25 @@ def test_pasted_face_is_detected_with_level_eyes(detector: HaarFaceDetector) -> 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_blank_and_noise_frames_have_no_face(detector: HaarFaceDetector, seed: int) -> None:
-    noise = np.random.default_rng(seed).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
-    assert detector.detect(noise) is None
-    assert detector.detect(grey_frame()) is None
+    assert all(detector.detect(frame) is None for frame in no_face_frames(seed))
+
+
+def no_face_frames(seed: int) -> list[np.ndarray]:
+    """Uniform noise and flat grey: frames no detector may find a face in."""
+    return [np.random.default_rng(seed).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8), grey_frame()]
+
+
+def two_heads(big_left: bool) -> tuple[int, tuple[int, int], int, tuple[int, int]]:
+    """Sizes and (row, column) positions of a 150-px and a 100-px head on opposite sides of a frame."""
+    big, small = 150, 100
+    big_at = (20, 5) if big_left else (20, WIDTH - big - 5)
+    small_at = (70, WIDTH - small - 5) if big_left else (70, 5)
+    return big, big_at, small, small_at
 
 
 @pytest.mark.parametrize("big_left", [True, False])
 def test_largest_of_two_faces_wins(detector: HaarFaceDetector, big_left: bool) -> None:
-    big, small = 150, 100
-    big_at = (20, 5) if big_left else (20, WIDTH - big - 5)
-    small_at = (70, WIDTH - small - 5) if big_left else (70, 5)
+    big, big_at, small, small_at = two_heads(big_left)
     alone = detector.detect(paste_head(grey_frame(), small, *small_at))
     assert alone is not None and inside(alone.box, *small_at, small)  # the small one is findable
     both = paste_head(paste_head(grey_frame(), big, *big_at), small, *small_at)

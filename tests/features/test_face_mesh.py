@@ -33,9 +33,11 @@ from tests.features.test_face import (
     face_frame,
     grey_frame,
     inside,
+    no_face_frames,
     paste_head,
     save_script,
     tiny_cnn,
+    two_heads,
 )
 
 # The TorchScript test uses torch.jit, which torch 2.13 marks deprecated (see test_face.py);
@@ -111,16 +113,12 @@ def test_pasted_face_is_detected_with_level_eyes_and_a_full_mesh(detector: Media
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_blank_and_noise_frames_have_no_face(detector: MediapipeFaceDetector, seed: int) -> None:
-    noise = np.random.default_rng(seed).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
-    assert detector.detect(noise) is None
-    assert detector.detect(grey_frame()) is None
+    assert all(detector.detect(frame) is None for frame in no_face_frames(seed))
 
 
 @pytest.mark.parametrize("big_left", [True, False])
 def test_largest_of_two_faces_gets_the_box_and_the_mesh(detector: MediapipeFaceDetector, big_left: bool) -> None:
-    big, small = 150, 100
-    big_at = (20, 5) if big_left else (20, WIDTH - big - 5)
-    small_at = (70, WIDTH - small - 5) if big_left else (70, 5)
+    big, big_at, small, small_at = two_heads(big_left)
     face = detector.detect(paste_head(paste_head(grey_frame(), big, *big_at), small, *small_at))
     assert face is not None and inside(face.box, *big_at, big)
     top, left = big_at
