@@ -85,10 +85,26 @@ def test_bspg_outside_windows_is_background() -> None:
     cas = neutral_cas(1, 9)
     cas[0, 0, BG] = 0.1
     mask = torch.tensor([[True] * 8 + [False]])
-    targets, weight = point_targets(*make_clicks([[3]], [[1]]), cas, mask, PseudoLabelConfig(window=2, beta=0.6))
+    cfg = PseudoLabelConfig(window=2, beta=0.6, background="outside")
+    targets, weight = point_targets(*make_clicks([[3]], [[1]]), cas, mask, cfg)
     torch.testing.assert_close(targets[0, :, BG], torch.tensor([1.0, 0.4, 0.2, 0.0, 0.2, 0.4, 1.0, 1.0, 0.0]))
     torch.testing.assert_close(targets[0, :, 1], torch.tensor([0.0, 0.6, 0.8, 1.0, 0.8, 0.6, 0.0, 0.0, 0.0]))
     torch.testing.assert_close(weight[0], torch.tensor([1.0, 0.6, 0.8, 1.0, 0.8, 0.6, 1.0, 1.0, 0.0]))
+
+
+def test_bspg_gap_seeds() -> None:
+    # One click (t=5, w=1: window 4..6) splits T = 10 into a left gap 0..4 and a right gap 6..9.
+    # Left gap y_∅ = 0.2 0.3 0.9 0.4 0.1: nothing ≥ τ, so LACP seeds the start up to the peak
+    # (t=0..2) with the peak value 0.9; t=3 is ignored; t=4 is the window's.
+    # Right gap y_∅ = 0.1 0.96 0.97 0.5: two marked, 2 × 0.97 ≥ 1, so from the first marked (t=7)
+    # to the end, value 0.97. Seeds: ∅ = 1, weight = seed value.
+    cas = neutral_cas(1, 10)
+    cas[0, :, BG] = torch.tensor([0.2, 0.3, 0.9, 0.4, 0.1, 0.1, 0.1, 0.96, 0.97, 0.5])
+    cfg = PseudoLabelConfig(window=1, beta=0.6, tau=0.95, background="gaps")
+    targets, weight = point_targets(*make_clicks([[5]], [[0]]), cas, full_mask(1, 10), cfg)
+    torch.testing.assert_close(targets[0, :, 0], torch.tensor([0.0, 0, 0, 0, 0.6, 1.0, 0.6, 0, 0, 0]))
+    torch.testing.assert_close(targets[0, :, BG], torch.tensor([1.0, 1, 1, 0, 0.4, 0.0, 0.4, 1, 1, 1]))
+    torch.testing.assert_close(weight[0], torch.tensor([0.9, 0.9, 0.9, 0, 0.6, 1.0, 0.6, 0.97, 0.97, 0.97]))
 
 
 def test_unknown_background_mode_is_refused() -> None:

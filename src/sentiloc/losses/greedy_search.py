@@ -46,6 +46,50 @@ def _gap_seeds(gap_b: np.ndarray, side: str, tau: float) -> np.ndarray:
     return seeds
 
 
+def _gaps(points: np.ndarray, length: int) -> list[tuple[int, int, str]]:
+    """``(start, stop, side)`` of every non-empty gap around sorted unique clicks, half-open."""
+    bounds = [(0, int(points[0]), "left")]
+    bounds += [(int(lo) + 1, int(hi), "inner") for lo, hi in zip(points[:-1], points[1:])]
+    bounds += [(int(points[-1]) + 1, length, "right")]
+    return [(lo, hi, side) for lo, hi, side in bounds if hi > lo]
+
+
+def _clean_points(points: np.ndarray, length: int) -> np.ndarray:
+    """Sorted unique click indices inside ``[0, length)``."""
+    points = np.unique(np.asarray(points, dtype=np.int64))
+    return points[(points >= 0) & (points < length)]
+
+
+def background_seeds(b: np.ndarray, points: np.ndarray, tau: float = TAU_BG) -> np.ndarray:
+    """Step 1 of the search alone: the seed value of every snippet of one video (0 = no seed).
+
+    Args:
+        b: ``(T,)`` detached non-sentiment scores y_{t,∅}.
+        points: click snippet indices (any order; duplicates and out-of-range ones are dropped).
+        tau: background threshold τ_bg.
+    """
+    points = _clean_points(points, len(b))
+    seeds = np.zeros(len(b), dtype=b.dtype)
+    if len(points) == 0:
+        return seeds
+    for lo, hi, side in _gaps(points, len(b)):
+        seeds[lo:hi] = _gap_seeds(b[lo:hi], side, tau)
+    return seeds
+
+
+def background_seeds_batch(
+    background: Tensor, mask: Tensor, point_t: Tensor, point_mask: Tensor, tau: float = TAU_BG
+) -> Tensor:
+    """:func:`background_seeds` for every video of a padded batch: ``(B, T)``, 0 at padding."""
+    scores = background.detach().float().cpu().numpy()
+    clicks = point_t.cpu().numpy()
+    valid = point_mask.cpu().numpy()
+    seeds = np.zeros(scores.shape, dtype=np.float32)
+    for i, n in enumerate(mask.sum(dim=1).tolist()):
+        seeds[i, :n] = background_seeds(scores[i, :n], clicks[i][valid[i]], tau)
+    return torch.from_numpy(seeds).to(device=background.device, dtype=background.dtype)
+
+
 def _leading_run(ok: np.ndarray) -> int:
     """Length of the leading run of True values (where a greedy walk stops)."""
     return int(np.cumprod(ok).sum())
@@ -69,22 +113,14 @@ def greedy_pseudo_labels(
         ``bkg_seeds (T,)``: seed value on background seeds, 0 elsewhere.
     """
     length = len(b)
-    points = np.unique(np.asarray(points, dtype=np.int64))
-    points = points[(points >= 0) & (points < length)]
-    seeds = np.zeros(length, dtype=b.dtype)
+    points = _clean_points(points, length)
+    seeds = background_seeds(b, points, tau)
     expanded = np.zeros(length, dtype=bool)
     if len(points) == 0:  # nothing to search from
         return np.zeros((length, fused.shape[1] + 1), dtype=b.dtype), np.zeros_like(seeds), seeds
 
-    # (start, stop, side) of every non-empty gap, half-open
-    bounds = [(0, points[0], "left")]
-    bounds += [(lo + 1, hi, "inner") for lo, hi in zip(points[:-1], points[1:])]
-    bounds += [(points[-1] + 1, length, "right")]
-    gaps = [(lo, hi, side) for lo, hi, side in bounds if hi > lo]
-    for lo, hi, side in gaps:
-        seeds[lo:hi] = _gap_seeds(b[lo:hi], side, tau)
-
-    # Gaps are disjoint, so all seeds can be placed before any walk checks them.
+    # Gaps are disjoint, so all seeds are placed before any walk checks them.
+    gaps = _gaps(points, length)
     ok = (b <= fused.max(axis=1)) & (seeds < 1.0)
     for lo, hi, side in gaps:
         if side != "left":  # walk right from the click at lo - 1

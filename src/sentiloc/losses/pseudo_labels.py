@@ -17,15 +17,22 @@ What happens outside every support is the ``background`` mode, shared by every w
 (``bspg``, ``threshold``, ``gaussian``) so that an ablation only changes the mound shape; the
 ``none`` strategy supervises the click snippets only, as specified:
 
-- ``outside`` — the paper's literal rule: ŷ_c = 0 outside the windows, so ŷ_∅ = 1 − 0 = 1 there.
-  It is the only mode that teaches ∅ from the start; without it nothing pushes y_∅ up and the
-  model calls everything sentiment (measured: docs/RESULTS.md).
+- ``outside`` — the paper's rule read literally: ŷ_c = 0 outside the windows, so ŷ_∅ = 1 − 0 = 1
+  there, with full weight. It teaches ∅ from the start, but also on the part of every segment
+  longer than its click's window.
 - ``seeds`` — METHODS.md's [design]: only snippets whose detached ∅ score is already ≥ τ get
-  ŷ_∅ = 1 (the TSL/LACP seed rule); the rest are ignored.
+  ŷ_∅ = 1; the rest are ignored. Nothing starts it under point labels (measured:
+  docs/RESULTS.md).
+- ``gaps`` — the whole TSL/LACP seed rule (step 1 of :mod:`~sentiloc.losses.greedy_search`):
+  per gap between clicks, the snippets with ∅ ≥ τ, or, while there are too few, the stretch to
+  the video end (outer gaps) or the single snippet (inner gaps) where ∅ peaks. Seeds get ŷ_∅ = 1
+  weighted by their seed value; the rest of a gap is ignored. Unlike ``seeds`` it always starts,
+  and unlike ``outside`` it does not call a long segment's far end background.
 - ``none`` — snippets outside the windows are ignored (weight 0).
 
-Everything is vectorised over (B, P, T) with no Python loop at all (classes are a one-hot axis).
-Inputs are detached model scores, so the targets carry no gradient.
+Everything is vectorised over (B, P, T) (classes are a one-hot axis), except the ``gaps`` seeds:
+LACP's rule walks the gaps of one video in order, on numpy, a loop over gaps (a handful per video),
+never over snippets. Inputs are detached model scores, so the targets carry no gradient.
 """
 
 from __future__ import annotations
@@ -36,9 +43,10 @@ import torch
 from torch import Tensor
 
 from sentiloc.errors import SentilocError
+from sentiloc.losses.greedy_search import background_seeds_batch
 
 STRATEGIES = ("bspg", "threshold", "none", "gaussian")
-BACKGROUND_MODES = ("outside", "seeds", "none")
+BACKGROUND_MODES = ("outside", "seeds", "gaps", "none")
 
 
 @dataclass
@@ -50,8 +58,8 @@ class PseudoLabelConfig:
         window: half-width w of the window around a click, in snippets.
         beta: BSPG value at distance w (the mound falls linearly from 1 to β).
         tau: non-sentiment threshold τ, used by the BSPG gate and by background seeds.
-        background: ``outside`` | ``seeds`` | ``none`` — the targets outside all windows (module
-            docstring).
+        background: ``outside`` | ``seeds`` | ``gaps`` | ``none`` — the targets outside all windows
+            (module docstring).
         threshold: class-score threshold of the ``threshold`` strategy.
         gaussian_sigma_scale: σ = scale · duration / 2 for the ``gaussian`` strategy.
     """
@@ -60,7 +68,7 @@ class PseudoLabelConfig:
     window: int = 7
     beta: float = 0.6
     tau: float = 0.95
-    background: str = "outside"
+    background: str = "gaps"
     threshold: float = 0.5
     gaussian_sigma_scale: float = 0.5
 
@@ -238,7 +246,8 @@ def point_targets(
 
     Returns:
         ``targets (B, T, C+1)`` in [0, 1] and ``weight (B, T)`` = ``max_c targets`` over all C+1
-        columns on supervised snippets, 0 on ignored snippets and padding. Both are detached.
+        columns on supervised snippets (the seed value on ``gaps`` seeds), 0 on ignored snippets
+        and padding. Both are detached.
     """
     cas = cas_detached.detach()
     num_classes = cas.shape[-1] - 1
@@ -267,14 +276,21 @@ def point_targets(
     targets = _assemble(winner, val, covered, num_classes)
 
     supervised = covered
+    seed_value = torch.ones_like(bg_score)
     if cfg.strategy != "none" and cfg.background != "none":
         background = ~covered & mask
         if cfg.background == "seeds":
             background = background & (bg_score >= cfg.tau)
+        elif cfg.background == "gaps":
+            seed_value = background_seeds_batch(bg_score, mask, point_t, valid, cfg.tau)
+            background = background & (seed_value > 0)
         targets[..., num_classes] = torch.where(background, torch.ones_like(bg_score), targets[..., num_classes])
         supervised = covered | background
+    else:
+        background = torch.zeros_like(covered)
 
     supervised = supervised & mask
     targets = torch.where(supervised[..., None], targets, torch.zeros_like(targets))
     weight = torch.where(supervised, targets.amax(dim=-1), torch.zeros_like(bg_score))
+    weight = torch.where(background & supervised, seed_value, weight)
     return targets, weight
