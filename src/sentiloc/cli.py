@@ -176,6 +176,13 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         settings = _extract_settings(args)
         print(benchmark_extract(duration_s=args.duration, repeats=args.repeats or 3, settings=settings).format())
         return 0
+    if args.what == "attention":
+        from sentiloc.engine.attention import probe_attention
+
+        if not (args.checkpoint and args.data):
+            raise SentilocError("benchmark attention: --checkpoint CKPT and --data DATA are required")
+        print(probe_attention(Path(args.checkpoint), Path(args.data), args.split).format())
+        return 0
     if args.what == "eval":
         from sentiloc.evaluation import benchmark_evaluator
 
@@ -350,13 +357,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("benchmark", help="speed against the reference; the accuracy matrix; robustness studies",
                          epilog=MATRIX_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["eval", "speed", "accuracy", "sensitivity", "extract"],
+    p.add_argument("what", choices=["eval", "speed", "accuracy", "sensitivity", "extract", "attention"],
                    help="eval: the evaluator on ~9,000 proposals; speed: training, inference and memory of a "
                    "config on a dataset; extract: feature extraction of a synthetic 320x240 clip against real "
-                   "time; accuracy, sensitivity: see below")
+                   "time; attention: where a trained model's attention layers look, against the ground truth "
+                   "of --data; accuracy, sensitivity: see below")
     p.add_argument("--repeats", type=_positive_int, help="timed repetitions, the median is reported "
                    "(eval: default 7; speed: inference passes over the test split, default 3)")
-    p.add_argument("--data", help="speed, accuracy, sensitivity: dataset folder")
+    p.add_argument("--data", help="speed, accuracy, sensitivity, attention: dataset folder")
+    p.add_argument("--checkpoint", help="attention: a trained checkpoint (best.pt)")
+    p.add_argument("--split", default="test", choices=["train", "test"], help="attention: split to probe (default test)")
     p.add_argument("--config", default="fsenet_point",
                    help="speed: config to time; sensitivity: the config studied (default fsenet_point)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="config overrides (every config of a matrix)")

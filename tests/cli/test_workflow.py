@@ -151,3 +151,24 @@ def test_face_dropout_is_wired_and_reproducible(sim_data: Path, tmp_path: Path) 
     first, again, without = weights("a", "1.0"), weights("b", "1.0"), weights("c", "0.0")
     assert all(torch.equal(first[k], again[k]) for k in first)
     assert any(not torch.equal(first[k], without[k]) for k in first)
+
+
+def test_benchmark_attention_profiles_every_fci_layer(
+    sim_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = {}
+    for config in ("fsenet_point", "ablations/gsp_only"):
+        runs[config] = tmp_path / config.replace("/", "-")
+        args = ["train", "--config", config, "--data", str(sim_data), "--out", str(runs[config]), "--epochs", "1"]
+        assert main([*args, *TINY_MODEL]) == 0
+    capsys.readouterr()
+    probe = ["benchmark", "attention", "--data", str(sim_data), "--checkpoint"]
+    assert main([*probe, str(runs["fsenet_point"] / "best.pt")]) == 0
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| fci.")]
+    assert [r[1].strip() for r in rows] == ["fci.v_from_face", "fci.a_from_face", "fci.v_from_audio", "fci.a_from_visual"]
+    for row in rows:
+        queries, entropy, same, chance = int(row[2]), *(float(x) for x in row[3:6])
+        assert queries > 0 and 0.0 <= entropy <= 1.0 + 1e-6 and 0.0 <= same <= 1.0 and 0.0 < chance <= 1.0
+    # a model without FCI has nothing to probe: a one-line error, not a crash
+    assert main([*probe, str(runs["ablations/gsp_only"] / "best.pt")]) == 1
+    assert "no attention layer" in capsys.readouterr().err

@@ -54,6 +54,22 @@ def test_cross_attention_all_keys_masked_gives_zero_not_nan() -> None:
     assert out[0].abs().sum() == 0 and out[1].abs().sum() > 0
 
 
+def test_cross_attention_weights_are_the_ones_forward_applies() -> None:
+    # forward = out_proj(Σ_k w_qk v_k): rebuilding it from `weights` must give the same output,
+    # and masked keys get exactly zero probability.
+    torch.manual_seed(0)
+    attn = CrossAttention(8, 2).eval()
+    q, kv = torch.randn(1, 6, 8), torch.randn(1, 5, 8)
+    key_mask = torch.tensor([[True, True, False, True, False]])
+    weights = attn.weights(q, kv, key_mask)
+    assert weights.shape == (1, 2, 6, 5)
+    torch.testing.assert_close(weights.sum(dim=-1), torch.ones(1, 2, 6))
+    assert weights[..., ~key_mask[0]].abs().sum() == 0
+    _, _, v = attn._heads(q, kv)
+    rebuilt = attn.out_proj((weights @ v).transpose(1, 2).reshape(1, 6, 8))
+    torch.testing.assert_close(rebuilt, attn(q, kv, key_mask, torch.ones(1, 6, dtype=torch.bool)))
+
+
 def test_modality_align_reports_wrong_dims_and_missing_streams() -> None:
     align = ModalityAlign({"rgb": 4, "img": 3}, hidden=5)
     mask = torch.ones(1, 6, dtype=torch.bool)

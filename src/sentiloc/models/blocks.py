@@ -142,18 +142,42 @@ class CrossAttention(nn.Module):
             ``(B, Tq, d)`` attention output (without residual).
         """
         b, tq, d = query.shape
-        h = self.heads
-        q = self.q_proj(query).view(b, tq, h, d // h).transpose(1, 2)
-        k, v = self.kv_proj(context).view(b, -1, 2, h, d // h).permute(2, 0, 3, 1, 4)
-        has_key = key_mask.any(dim=1)
-        # A row of all-False keys makes softmax NaN; let such videos attend everywhere and zero
-        # their output below instead.
-        attn_mask = (key_mask | ~has_key[:, None])[:, None, None, :]
+        q, k, v = self._heads(query, context)
+        has_key, attn_mask = self._key_mask(key_mask)
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0
         )
         out = self.out_proj(out.transpose(1, 2).reshape(b, tq, d))
         return out.masked_fill(~(query_mask & has_key[:, None])[..., None], 0.0)
+
+    def weights(self, query: Tensor, context: Tensor, key_mask: Tensor) -> Tensor:
+        """The attention probabilities ``(B, heads, Tq, Tk)`` of :meth:`forward`, without dropout.
+
+        For inspection (``sentiloc benchmark attention``): the fused kernel of the forward pass
+        never materialises them.
+        """
+        q, k, _ = self._heads(query, context)
+        _, attn_mask = self._key_mask(key_mask)
+        logits = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
+        return logits.masked_fill(~attn_mask, float("-inf")).softmax(dim=-1)
+
+    def _heads(self, query: Tensor, context: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Projected ``q (B, h, Tq, d/h)`` and ``k, v (B, h, Tk, d/h)``."""
+        b, tq, d = query.shape
+        h = self.heads
+        q = self.q_proj(query).view(b, tq, h, d // h).transpose(1, 2)
+        k, v = self.kv_proj(context).view(b, -1, 2, h, d // h).permute(2, 0, 3, 1, 4)
+        return q, k, v
+
+    @staticmethod
+    def _key_mask(key_mask: Tensor) -> tuple[Tensor, Tensor]:
+        """``has_key (B,)`` and the ``(B, 1, 1, Tk)`` attention mask.
+
+        A row of all-False keys makes softmax NaN; such videos attend everywhere and the caller
+        zeroes their output instead.
+        """
+        has_key = key_mask.any(dim=1)
+        return has_key, (key_mask | ~has_key[:, None])[:, None, None, :]
 
 
 class ClassHead(nn.Module):
