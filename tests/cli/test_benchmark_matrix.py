@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -50,8 +51,10 @@ def test_quick_accuracy_writes_rows_and_table(quick_matrix: tuple[Path, str]) ->
         assert 0.0 <= float(rows[0][column]) <= 100.0, column
     assert float(rows[0]["train_min"]) > 0
     run = out / "runs" / "fsenet_point_s1"
-    assert load_checkpoint(run / "last.pt")["epoch"] == 1
-    assert {"metrics.json", "test.json", "run.json", "best.pt"} <= {p.name for p in run.iterdir()}
+    assert load_checkpoint(run / "best.pt")["epoch"] == 1
+    # a finished run keeps only the selected checkpoint: resume files would fill disks (~300 MB each)
+    assert {p.name for p in run.glob("*.pt")} == {"best.pt"}
+    assert {"metrics.json", "test.json", "run.json"} <= {p.name for p in run.iterdir()}
     assert "| config | seeds | mAP@0.1 |" in table and "| fsenet_point | 1 |" in table
     assert "1 epochs, seeds 1:" in table
 
@@ -99,7 +102,8 @@ def test_killed_matrix_resumes_from_last_pt(data: Path, tmp_path: Path, monkeypa
     monkeypatch.setattr(matrix, "train", lambda *a, **k: (calls.append(k.get("resume", False)), real_train(*a, **k)))
     assert main(args) == 0
     assert calls == [False, True], "the second invocation resumed instead of starting over"
-    assert load_checkpoint(run / "last.pt")["epoch"] == 2
+    assert json.loads((run / "summary.json").read_text())["epochs_done"] == 2
+    assert not (run / "last.pt").exists(), "resume files are pruned once the run is evaluated"
     assert "trained in" in capsys.readouterr().out
     assert [r["seed"] for r in _csv(tmp_path / "results.csv")] == ["1"]
 

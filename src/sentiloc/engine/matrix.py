@@ -5,7 +5,8 @@ in its own folder ``OUT/runs/<config>_s<seed>``. A matrix takes about an hour, s
 in files and a killed matrix continues when the same command is repeated: a run whose metrics
 file exists is read back, a half-trained one resumes from ``last.pt``, and ``results.csv`` /
 ``table.md`` are rewritten after every run. ``run.json`` in each run folder holds a fingerprint of
-the resolved config, so a rerun with other settings cannot silently mix old and new runs.
+the resolved config, so a rerun with other settings cannot silently mix old and new runs. Once a
+run is evaluated only its ``best.pt`` is kept (see :func:`prune_checkpoints`).
 
 The aggregation (rows, mean ± std over seeds, the Markdown table) is pure and separate from the
 running, so it is tested without training anything.
@@ -220,7 +221,19 @@ def execute_run(
         else evaluate_run(spec, data_root, ground_truth, train_s, f, device)
         for f, path in zip(face_missing, paths)
     ]
+    prune_checkpoints(spec.run_dir)
     return records, False
+
+
+def prune_checkpoints(run_dir: Path) -> None:
+    """Delete a finished run's resume checkpoints (``last.pt``, ``epoch_*.pt``), keeping ``best.pt``.
+
+    With optimiser state an FSENet checkpoint is ~300 MB, so a 3-seed matrix would otherwise leave
+    ~40 GB behind. Only ``best.pt`` is read again (predictions under new conditions, probes); a run
+    whose training time is recorded in ``run.json`` never resumes.
+    """
+    for path in [run_dir / "last.pt", *run_dir.glob("epoch_*.pt")]:
+        path.unlink(missing_ok=True)
 
 
 def load_test_ground_truth(data_root: Path) -> dict:
