@@ -69,10 +69,14 @@ def background_seeds(b: np.ndarray, points: np.ndarray, tau: float = TAU_BG) -> 
         tau: background threshold τ_bg.
     """
     points = _clean_points(points, len(b))
+    gaps = _gaps(points, len(b)) if len(points) else []
+    return _seeds_in_gaps(b, gaps, tau)
+
+
+def _seeds_in_gaps(b: np.ndarray, gaps: list[tuple[int, int, str]], tau: float) -> np.ndarray:
+    """Seed values of one video from its gaps (see :func:`_gaps`); 0 outside every seed."""
     seeds = np.zeros(len(b), dtype=b.dtype)
-    if len(points) == 0:
-        return seeds
-    for lo, hi, side in _gaps(points, len(b)):
+    for lo, hi, side in gaps:
         seeds[lo:hi] = _gap_seeds(b[lo:hi], side, tau)
     return seeds
 
@@ -114,13 +118,14 @@ def greedy_pseudo_labels(
     """
     length = len(b)
     points = _clean_points(points, length)
-    seeds = background_seeds(b, points, tau)
-    expanded = np.zeros(length, dtype=bool)
     if len(points) == 0:  # nothing to search from
+        seeds = np.zeros(length, dtype=b.dtype)
         return np.zeros((length, fused.shape[1] + 1), dtype=b.dtype), np.zeros_like(seeds), seeds
 
     # Gaps are disjoint, so all seeds are placed before any walk checks them.
     gaps = _gaps(points, length)
+    seeds = _seeds_in_gaps(b, gaps, tau)
+    expanded = np.zeros(length, dtype=bool)
     ok = (b <= fused.max(axis=1)) & (seeds < 1.0)
     for lo, hi, side in gaps:
         if side != "left":  # walk right from the click at lo - 1
