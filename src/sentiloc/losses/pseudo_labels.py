@@ -276,7 +276,8 @@ def point_targets(
     targets = _assemble(winner, val, covered, num_classes)
 
     supervised = covered
-    seed_value = torch.ones_like(bg_score)
+    background = torch.zeros_like(covered)
+    seed_value = torch.ones_like(bg_score)  # weight of a background target; < 1 only for gap seeds
     if cfg.strategy != "none" and cfg.background != "none":
         background = ~covered & mask
         if cfg.background == "seeds":
@@ -286,8 +287,6 @@ def point_targets(
             background = background & (seed_value > 0)
         targets[..., num_classes] = torch.where(background, torch.ones_like(bg_score), targets[..., num_classes])
         supervised = covered | background
-    else:
-        background = torch.zeros_like(covered)
 
     supervised = supervised & mask
     targets = torch.where(supervised[..., None], targets, torch.zeros_like(targets))
