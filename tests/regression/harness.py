@@ -1,0 +1,92 @@
+"""A fixed, seeded tiny run of every shipped config, driven through the CLI.
+
+The recording in ``expected.json`` was taken before the architecture step that introduced the
+task seams; the test replays the same runs and compares. It goes through ``sentiloc simulate``,
+``train``, ``predict`` and ``evaluate`` only, so it holds whatever the package's insides look like.
+
+Re-record (only when a change is *meant* to alter results, and say so in the commit):
+``python -m tests.regression.harness --record``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from sentiloc.cli import main as cli
+
+EXPECTED = Path(__file__).with_name("expected.json")
+SIMULATION = ["--videos", "16", "--seed", "0", "--max-duration", "60", "--dims", "rgb=48,logmfcc=40,img=32"]
+#: The tiny schedule every config runs under: float32 (bf16 would depend on the CPU), 2 epochs.
+OVERRIDES = ["train.epochs=2", "train.batch_size=2", "train.amp=none", "train.checkpoint_every=0",
+             "train.eval_every=1", "train.seed=7"]
+#: Narrower layers where a model has them, so that the whole set runs in the default test suite.
+WIDTHS = {"hidden": 64, "trunk_hidden": 128, "gsp_hidden": 128}
+
+
+def shipped_configs() -> list[str]:
+    """Every config the package ships, by the name the CLI takes (``fsenet_point``, ``ablations/no_gsp``)."""
+    import sentiloc
+
+    root = Path(sentiloc.__file__).parent / "configs"
+    return sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.yaml")
+                  if "_base_" not in p.relative_to(root).parts)
+
+
+def _run(args: list[str]) -> None:
+    code = cli(args)
+    if code:
+        raise RuntimeError(f"sentiloc {' '.join(args)} exited {code}")
+
+
+def simulate(work: Path) -> Path:
+    data = work / "data"
+    _run(["simulate", str(data), *SIMULATION])
+    return data
+
+
+def run_config(name: str, data: Path, work: Path) -> dict:
+    """Train, predict and evaluate one config; its loss history, selection metric and test metrics."""
+    run = work / name.replace("/", "__")
+    from sentiloc.config import load_config
+
+    model = load_config(name).get("model") or {}
+    overrides = OVERRIDES + [f"model.{key}={value}" for key, value in WIDTHS.items() if key in model]
+    sets = [arg for override in overrides for arg in ("--set", override)]
+    _run(["train", "--config", name, "--data", str(data), "--out", str(run), *sets])
+    _run(["predict", "--checkpoint", str(run / "best.pt"), "--data", str(data), "--split", "test",
+          "--out", str(run / "test.json")])
+    _run(["evaluate", "--gt", str(data / "gt.json"), "--pred", str(run / "test.json"), "--json", str(run / "m.json")])
+    summary = json.loads((run / "summary.json").read_text())
+    metrics = json.loads((run / "m.json").read_text())
+    history = [{k: v for k, v in record.items() if not k.startswith("time/")} for record in summary["history"]]
+    return {"history": history, "best": summary["best"],
+            "test": {k: metrics[k] for k in ("average_mAP", "mAP", "recall", "precision", "f2") if k in metrics}}
+
+
+def record_all(configs: list[str]) -> dict:
+    with TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        data = simulate(work)
+        return {name: run_config(name, data, work) for name in configs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--record", action="store_true", help="rewrite expected.json")
+    parser.add_argument("configs", nargs="*")
+    args = parser.parse_args(argv)
+    results = record_all(args.configs or shipped_configs())
+    text = json.dumps(results, indent=1, sort_keys=True)
+    if args.record:
+        EXPECTED.write_text(text + "\n")
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
