@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from sentiloc.cli import MATRIX_HELP, build_parser, main
-from sentiloc.config import CONFIG_DIR
+from sentiloc.core.config import CONFIG_DIR
 from sentiloc.data.annotations import read_video_infos
 from sentiloc.data.dataset import DataConfig
-from sentiloc.engine import matrix
+from sentiloc.studies import matrix
 from sentiloc.engine.checkpoint import load_checkpoint
-from sentiloc.engine.matrix import MATRIX_EPOCHS
-from sentiloc.engine.predict import FaceMissingDataset
-from sentiloc.errors import SentilocError
+from sentiloc.studies.matrix import MATRIX_EPOCHS
+from sentiloc.apps.predict import FaceMissingDataset
+from sentiloc.core.errors import SentilocError
 from tests.conftest import make_dataset
 
 TINY_MODEL = [

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sentiloc.config import apply_overrides, deep_merge, load_config, section
-from sentiloc.errors import SentilocError
-from sentiloc.io import (
+from sentiloc.core.config import apply_overrides, deep_merge, load_config, section
+from sentiloc.core.errors import SentilocError
+from sentiloc.core.io import (
     atomic_save_npy,
     atomic_write_json,
     id_problem,

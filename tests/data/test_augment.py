@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from sentiloc.data.augment import drop_face_runs
+from sentiloc.data.perturb import drop_face_runs
 
 
 def _batch() -> tuple[torch.Tensor, torch.Tensor]:

@@ -20,7 +20,7 @@ from sentiloc.data.dataset import (
     load_supervision,
     split_train_val,
 )
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from tests.conftest import make_dataset
 
 

@@ -54,7 +54,7 @@ def test_a_stream_without_rows_gets_no_statistics():
 
 
 def test_trainer_standardizes_extracted_data_except_what_the_model_scales_itself(tmp_path):
-    from sentiloc.config import load_config
+    from sentiloc.core.config import load_config
     from sentiloc.engine.trainer import Trainer
     from tests.conftest import make_dataset
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from sentiloc.data.annotations import read_video_infos
-from sentiloc.data.augment import hide_face_to_fraction, jitter_click_frames, video_rng
+from sentiloc.data.perturb import hide_face_to_fraction, jitter_click_frames, video_rng
 from sentiloc.data.dataset import DataConfig, load_supervision
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 
 
 def _face(length: int = 157) -> np.ndarray:

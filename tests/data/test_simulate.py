@@ -11,17 +11,17 @@ import numpy as np
 import pytest
 
 from sentiloc.data import layout
-from sentiloc.data.simulate import SimulationSpec, build_structure, simulate_dataset
-from sentiloc.data.simulate_structure import (
+from sentiloc.data.simulate.tsl300 import SimulationSpec, build_structure, simulate_dataset
+from sentiloc.data.simulate.structure import (
     draw_structure,
     jitter_clicks,
     load_structure,
     outside_fraction,
     subset_structure,
 )
-from sentiloc.data.timebase import segment_to_snippets
+from sentiloc.core.timebase import segment_to_snippets
 from sentiloc.data.validate import check_dataset
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from tests.conftest import SHARED
 
 REAL = SHARED / "data" / "tsl300"

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from sentiloc.engine.attention import attention_profile, snippet_states
+from sentiloc.studies.attention import attention_profile, snippet_states
 
 
 def test_attention_profile_by_hand() -> None:

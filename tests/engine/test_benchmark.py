@@ -1,6 +1,6 @@
 """The machine line of ``benchmark speed``: speed ratios are only meaningful next to the CPU."""
 
-from sentiloc.engine.benchmark import SpeedReport, cpu_description
+from sentiloc.studies.speed import SpeedReport, cpu_description
 
 XEON = "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16\n"
 EPYC = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse avx avx2 fma\n"

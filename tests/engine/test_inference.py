@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from sentiloc.engine.inference import autocast, inference_model
-from sentiloc.models.fsenet import FSENet, FSENetConfig
+from sentiloc.models.localization.fsenet import FSENet, FSENetConfig
 
 CPU = torch.device("cpu")
 

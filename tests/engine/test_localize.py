@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sentiloc.engine.localize import localize_settings, segments_csv
-from sentiloc.errors import SentilocError
+from sentiloc.apps.localize import localize_settings, segments_csv
+from sentiloc.core.errors import SentilocError
 from sentiloc.features.extract import ExtractSettings
 
 
@@ -35,7 +35,7 @@ def test_compatibility_refuses_other_dims_and_kinds_and_warns_on_other_versions(
     from types import SimpleNamespace
 
     from sentiloc.data.dataset import DataConfig
-    from sentiloc.engine.localize import check_compatible
+    from sentiloc.apps.localize import check_compatible
 
     infos = {"rgb": {"name": "i3d-rgb", "version": "pytorch-i3d/b+sha256-2", "dim": 4},
              "logmfcc": {"name": "logmel60x32", "version": "librosa-1", "dim": 3},

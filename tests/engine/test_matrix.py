@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sentiloc.engine.matrix import (
+from sentiloc.studies.matrix import (
     MAIN_CONFIGS,
     config_fingerprint,
     config_label,
@@ -23,7 +23,7 @@ from sentiloc.engine.matrix import (
     resolve_config,
     summarize,
 )
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 
 
 def _record(avg: float, label: str = "fsenet_point", seed: int = 1, train_s: float = 90.0) -> dict:

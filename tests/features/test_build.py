@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.features.build import assign_splits, build_dataset, read_annotation_csv
 from sentiloc.features.extract import ExtractSettings
 
@@ -86,7 +86,7 @@ def test_excel_bom_and_dot_files_are_handled(tmp_path):
 
 
 def test_a_failed_build_resumes_and_replaced_videos_are_re_extracted(tmp_path):
-    from sentiloc.features.synthetic import SyntheticVideo, write_video
+    from sentiloc.data.simulate.video import SyntheticVideo, write_video
 
     videos = tmp_path / "videos"
     spec = SyntheticVideo(duration_s=2.0, width=96, height=64)

@@ -9,9 +9,9 @@ import av
 import numpy as np
 import pytest
 
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.features.decode import AUDIO_RATE, iter_snippets, probe_video, read_audio, scaled_size
-from sentiloc.features.synthetic import SyntheticVideo, rate_fraction, write_video
+from sentiloc.data.simulate.video import SyntheticVideo, rate_fraction, write_video
 
 
 def write_vfr(path: Path, times_ms: list[int]) -> Path:

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.features.egemaps import DIM, EGeMAPSExtractor, context_windows
 
 SR = 16_000

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from sentiloc.cli import main
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.features.extract import ExtractSettings, expand_inputs, extract_videos
-from sentiloc.features.synthetic import SyntheticVideo, write_video
+from sentiloc.data.simulate.video import SyntheticVideo, write_video
 
 FACE = (3.0, 7.0)
 BURST = (4.0, 6.0)

@@ -16,7 +16,7 @@ import skimage
 import torch
 from skimage import data
 
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.features.base import SNIPPET_FRAMES
 from sentiloc.features.face import (
     NONZERO_EPS,

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.features.face import Face, FaceExtractor, build_face_extractor
 from sentiloc.features.face_mesh import (
     DESCRIPTOR_POINTS,

@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.features.base import ExtractorInfo, file_digest
 from sentiloc.features.i3d import I3DExtractor, InceptionI3d, MaxPool3dSame, load_i3d, preprocess, same_padding
 

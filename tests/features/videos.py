@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiloc.features.synthetic import SyntheticVideo, write_video
+from sentiloc.data.simulate.video import SyntheticVideo, write_video
 
 #: Small frames keep encoding and face search fast; the face is still ~90 px tall.
 WIDTH, HEIGHT, FPS = 240, 180, 25.0

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from sentiloc.data.batch import Batch
-from sentiloc.errors import SentilocError
-from sentiloc.losses.baselines import FrameConfig, FrameObjective, MILConfig, MILObjective
+from sentiloc.core.errors import SentilocError
+from sentiloc.losses.objectives.baselines import FrameConfig, FrameObjective, MILConfig, MILObjective
 from sentiloc.losses.frame import frame_loss
 from sentiloc.losses.registry import build_objective, objective_config
 from sentiloc.losses.video import video_bce

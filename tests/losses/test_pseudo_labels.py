@@ -11,8 +11,8 @@ import math
 import pytest
 import torch
 
-from sentiloc.errors import SentilocError
-from sentiloc.losses.pseudo_labels import PseudoLabelConfig, point_targets
+from sentiloc.core.errors import SentilocError
+from sentiloc.losses.pseudo_labels.strategies import PseudoLabelConfig, point_targets
 from tests.losses.clicks import make_clicks
 
 BG = 2  # the ∅ column for C = 2

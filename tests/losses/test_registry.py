@@ -2,8 +2,8 @@
 
 import pytest
 
-from sentiloc.errors import SentilocError
-from sentiloc.losses.objective import FSENetObjective, ObjectiveConfig
+from sentiloc.core.errors import SentilocError
+from sentiloc.losses.objectives.fsenet import FSENetObjective, ObjectiveConfig
 from sentiloc.losses.registry import OBJECTIVES, build_objective, objective_config
 
 

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from sentiloc.data.batch import Batch
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.losses.contrastive import reverse_mapping_loss
-from sentiloc.losses.greedy_search import greedy_pseudo_labels, greedy_search_batch
+from sentiloc.losses.pseudo_labels.greedy_search import greedy_pseudo_labels, greedy_search_batch
 from sentiloc.losses.registry import build_objective, objective_config
-from sentiloc.losses.tslnet import TSLNetLossConfig, TSLNetObjective, click_targets, per_video_focal
+from sentiloc.losses.objectives.tslnet import TSLNetLossConfig, TSLNetObjective, click_targets, per_video_focal
 from sentiloc.losses.video import label_distribution_kl
 from sentiloc.models import ModelOutput, TSLNet, TSLNetConfig
 from tests.losses.clicks import make_clicks

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.models.blocks import ClassHead, CrossAttention, MaskedConv1d, ModalityAlign
 
 

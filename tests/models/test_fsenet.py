@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.models import FSENet, FSENetConfig, build_model
-from sentiloc.losses.pooling import masked_topk_mean
+from sentiloc.models.ops import masked_topk_mean
 from sentiloc.models.blocks import CrossAttention
 from tests.models.inputs import DIMS, assert_outputs_close, make_inputs
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sentiloc.errors import SentilocError
-from sentiloc.losses.pooling import masked_topk_mean
+from sentiloc.core.errors import SentilocError
+from sentiloc.models.ops import masked_topk_mean
 from sentiloc.models import FusionNet, FusionNetConfig, build_model
 from tests.models.inputs import DIMS, assert_outputs_close, make_inputs
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from sentiloc.engine.trainer import Trainer
-from sentiloc.errors import SentilocError
-from sentiloc.losses.pooling import masked_topk_mean
+from sentiloc.core.errors import SentilocError
+from sentiloc.models.ops import masked_topk_mean
 from sentiloc.models import TSLNet, TSLNetConfig, build_model
-from sentiloc.models.tslnet import EXTRAS, chunk_neighbours, sinusoidal_code
+from sentiloc.models.localization.tslnet import EXTRAS, chunk_neighbours, sinusoidal_code
 from tests.conftest import make_dataset
 
 MFCC = 32 * 60

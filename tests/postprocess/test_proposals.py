@@ -7,7 +7,7 @@ import pytest
 from scipy.interpolate import interp1d
 from scipy.ndimage import gaussian_filter1d
 
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.postprocess import PostprocessConfig, temporal_iou, video_proposals
 from sentiloc.postprocess.proposals import (
     class_proposals,

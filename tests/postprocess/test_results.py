@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sentiloc.errors import SentilocError
-from sentiloc.io import load_json
+from sentiloc.core.errors import SentilocError
+from sentiloc.core.io import load_json
 from sentiloc.postprocess import activitynet_results, write_results
 
 

@@ -51,7 +51,7 @@ def simulate(work: Path) -> Path:
 def run_config(name: str, data: Path, work: Path) -> dict:
     """Train, predict and evaluate one config; its loss history, selection metric and test metrics."""
     run = work / name.replace("/", "__")
-    from sentiloc.config import load_config
+    from sentiloc.core.config import load_config
 
     model = load_config(name).get("model") or {}
     overrides = OVERRIDES + [f"model.{key}={value}" for key, value in WIDTHS.items() if key in model]

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sentiloc.data import layout
-from sentiloc.errors import SentilocError
-from sentiloc.io import id_problem, load_json
+from sentiloc.core.errors import SentilocError
+from sentiloc.core.io import id_problem, load_json
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,11 @@ from torch.utils.data import Dataset
 
 from sentiloc.data import layout
 from sentiloc.data.annotations import VideoInfo, read_clicks, read_segments
-from sentiloc.data.augment import jitter_click_frames, video_rng
+from sentiloc.data.perturb import jitter_click_frames, video_rng
 from sentiloc.data.batch import Batch
 from sentiloc.data.normalize import FeatureStats, StatsAccumulator, standardize
-from sentiloc.data.timebase import frame_to_snippet, segment_to_snippets
-from sentiloc.errors import SentilocError
+from sentiloc.core.timebase import frame_to_snippet, segment_to_snippets
+from sentiloc.core.errors import SentilocError
 
 SUPERVISION_LEVELS = ("point", "video", "full")
 

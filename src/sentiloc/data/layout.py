@@ -39,5 +39,5 @@ FACE_MODALITY = "img"
 
 
 def feature_path(root: Path, split: str, modality: str, video_id: str) -> Path:
-    """Path of one feature stream; ``video_id`` must already be validated (see ``sentiloc.io``)."""
+    """Path of one feature stream; ``video_id`` must already be validated (see ``sentiloc.core.io``)."""
     return Path(root) / FEATURES_DIR / split / modality / f"{video_id}.npy"

@@ -19,9 +19,9 @@ import numpy as np
 
 from sentiloc.data import layout
 from sentiloc.data.dataset import DataConfig, subsample_to_snippets
-from sentiloc.data.timebase import SNIPPET_FRAMES
-from sentiloc.errors import SentilocError
-from sentiloc.io import id_problem
+from sentiloc.core.timebase import SNIPPET_FRAMES
+from sentiloc.core.errors import SentilocError
+from sentiloc.core.io import id_problem
 
 
 @dataclass(frozen=True)

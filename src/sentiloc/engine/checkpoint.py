@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from sentiloc.errors import SentilocError
-from sentiloc.io import atomic_write_bytes
+from sentiloc.core.errors import SentilocError
+from sentiloc.core.io import atomic_write_bytes
 
 FORMAT_VERSION = 1
 

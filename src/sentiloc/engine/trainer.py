@@ -20,19 +20,19 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
-from sentiloc.config import section
+from sentiloc.core.config import section
 from sentiloc.data.annotations import read_extractor_record, read_video_infos
-from sentiloc.data.augment import drop_face_runs
+from sentiloc.data.perturb import drop_face_runs
 from sentiloc.data.dataset import DataConfig, VideoDataset, collate, load_supervision, split_train_val
-from sentiloc.data.timebase import snippet_to_seconds
+from sentiloc.core.timebase import snippet_to_seconds
 from sentiloc.data.normalize import stats_to_state, wants_standardize
 from sentiloc.engine.checkpoint import load_checkpoint, save_checkpoint
 from sentiloc.engine.inference import autocast, predict
 from sentiloc.engine.memory import limit_kernel_cache, release_free_memory
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.evaluation.detection import evaluate_detection
 from sentiloc.evaluation.selection import click_hit_map, video_classification_map
-from sentiloc.io import atomic_write_json, atomic_write_text, prepare_output_dir
+from sentiloc.core.io import atomic_write_json, atomic_write_text, prepare_output_dir
 from sentiloc.losses.registry import build_objective, objective_config
 from sentiloc.models.registry import build_model
 from sentiloc.postprocess import PostprocessConfig

@@ -39,8 +39,8 @@ from pathlib import Path
 import numpy as np
 
 from sentiloc.data.annotations import finite_number
-from sentiloc.errors import SentilocError
-from sentiloc.io import atomic_write_json, load_json, refuse_clobber
+from sentiloc.core.errors import SentilocError
+from sentiloc.core.io import atomic_write_json, load_json, refuse_clobber
 
 DEFAULT_TIOU = np.linspace(0.1, 0.3, 5)
 REFERENCE_EVAL_S = 2.0  # reference evaluator on ~9,000 proposals (shared/docs/reference-speed.md)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib.util import find_spec
 
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 
 VIDEO_PACKAGES = {"av": "av", "librosa": "librosa", "cv2": "opencv-python-headless<5", "skimage": "scikit-image"}
 

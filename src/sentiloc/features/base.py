@@ -1,7 +1,7 @@
 """What every per-snippet feature extractor looks like.
 
 Extraction walks a video once on the TSL-300 snippet grid (16 native frames per snippet, see
-:mod:`sentiloc.data.timebase`) and hands each snippet's frames to the visual and face
+:mod:`sentiloc.core.timebase`) and hands each snippet's frames to the visual and face
 extractors, and each snippet's audio window to the audio extractor. Keeping the three behind one
 small contract lets ``extract`` record exactly which extractor produced a stream (``name``,
 ``version``, ``dim`` go into ``meta/<video>.json`` and into checkpoints), and lets ``localize``

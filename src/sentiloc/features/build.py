@@ -35,7 +35,7 @@ import numpy as np
 from sentiloc.data import layout
 from sentiloc.data.annotations import Segment, finite_number
 from sentiloc.data.validate import check_dataset
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.features.extract import (
     META_DIR,
     ExtractSettings,
@@ -45,7 +45,7 @@ from sentiloc.features.extract import (
     stream_path,
     unique_ids,
 )
-from sentiloc.io import atomic_write_json, atomic_write_text, id_problem, load_json
+from sentiloc.core.io import atomic_write_json, atomic_write_text, id_problem, load_json
 
 EXTRACTED_DIR = "extracted"
 LABEL_ALIASES = {"p": "p", "positive": "p", "pos": "p", "n": "n", "negative": "n", "neg": "n"}

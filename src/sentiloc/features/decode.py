@@ -1,7 +1,7 @@
 """Decoding with PyAV: a video file -> 16-frame RGB snippets on a constant frame grid, and mono audio.
 
 Features are indexed by *native frame* (snippet ``t`` = frames ``[16 t, 16 t + 16)``, see
-:mod:`sentiloc.data.timebase`), which assumes a constant frame rate. Phone and screen recordings
+:mod:`sentiloc.core.timebase`), which assumes a constant frame rate. Phone and screen recordings
 often have a variable one, so frames are placed on the grid ``k / fps`` by their presentation
 timestamps: the slots between two frames repeat the earlier one (it stayed on screen), and a frame
 that arrives for an already filled slot is dropped. Snippet times in seconds then
@@ -22,7 +22,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.features.base import SNIPPET_FRAMES
 
 #: Sample rate of the audio handed to audio extractors (the TSL-300 audio convention).

@@ -35,7 +35,7 @@ import os
 
 import numpy as np
 
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.features.base import SNIPPET_FRAMES, ExtractorInfo
 
 DIM = 88

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from sentiloc import __version__
 from sentiloc.data import layout
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.features.audio import LogMelExtractor
 from sentiloc.features.base import (
     AUDIO_CHOICES,
@@ -32,7 +32,7 @@ from sentiloc.features.base import (
     FaceClipExtractor,
 )
 from sentiloc.features.decode import AUDIO_RATE, iter_snippets, probe_video, read_audio
-from sentiloc.io import atomic_save_npy, atomic_write_json, id_problem, load_json
+from sentiloc.core.io import atomic_save_npy, atomic_write_json, id_problem, load_json
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts")
 META_DIR = "meta"

@@ -25,7 +25,7 @@ import skimage
 import torch
 from skimage.feature import hog, local_binary_pattern
 
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.features.base import SNIPPET_FRAMES, ExtractorInfo, file_digest
 
 #: Detection runs on a copy whose longer side is at most this many pixels: Haar cascades are

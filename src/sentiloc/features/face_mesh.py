@@ -20,7 +20,7 @@ from types import ModuleType
 
 import numpy as np
 
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.features.face import Face, FaceDescriptor, FaceExtractor, TorchScriptFaceEmbedder
 
 #: The one supported release (see the module docstring).

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.features.base import ExtractorInfo, file_digest
 
 #: Channels after ``Mixed_5c``, i.e. the feature dimension.

@@ -1,13 +1,13 @@
 """Training losses shared by the localization models (METHODS.md §2.5–2.7, §2.10).
 
-- :mod:`~sentiloc.losses.pseudo_labels`: frame targets ŷ from clicks (BSPG and its ablations);
+- :mod:`~sentiloc.losses.pseudo_labels.strategies`: frame targets ŷ from clicks (BSPG and its ablations);
 - :mod:`~sentiloc.losses.frame`: focal BCE of a CAS against ŷ;
 - :mod:`~sentiloc.losses.contrastive`: PSSC prototype contrast on snippet embeddings;
 - :mod:`~sentiloc.losses.video`: video-level losses on the top-k video scores;
-- :mod:`~sentiloc.losses.pooling`: the masked top-k pooling behind those video scores;
-- :mod:`~sentiloc.losses.baselines`: the MIL (video labels) and frame-classifier (dense) objectives;
-- :mod:`~sentiloc.losses.greedy_search`: TSL-Net's greedy background/foreground search from clicks;
-- :mod:`~sentiloc.losses.tslnet`: the TSL-Net objective (CPC reverse mapping, label-distribution
+- :mod:`~sentiloc.models.ops`: the masked top-k pooling behind those video scores;
+- :mod:`~sentiloc.losses.objectives.baselines`: the MIL (video labels) and frame-classifier (dense) objectives;
+- :mod:`~sentiloc.losses.pseudo_labels.greedy_search`: TSL-Net's greedy background/foreground search from clicks;
+- :mod:`~sentiloc.losses.objectives.tslnet`: the TSL-Net objective (CPC reverse mapping, label-distribution
   KL, point/background/expansion focal losses).
 
 All functions take padded, batch-first tensors plus the ``(B, T)`` real-snippet mask and never
@@ -16,9 +16,9 @@ let padding contribute.
 
 from sentiloc.losses.contrastive import pssc_loss, reverse_mapping_loss
 from sentiloc.losses.frame import focal_bce, frame_loss
-from sentiloc.losses.greedy_search import greedy_pseudo_labels
-from sentiloc.losses.pooling import masked_topk_mean, topk_k
-from sentiloc.losses.pseudo_labels import PseudoLabelConfig, point_targets
+from sentiloc.losses.pseudo_labels.greedy_search import greedy_pseudo_labels
+from sentiloc.models.ops import masked_topk_mean, topk_k
+from sentiloc.losses.pseudo_labels.strategies import PseudoLabelConfig, point_targets
 from sentiloc.losses.video import label_distribution_kl, video_bce, video_loss_labels, video_loss_paper
 
 __all__ = [

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from sentiloc.losses.pooling import topk_k
+from sentiloc.models.ops import topk_k
 
 
 def _masked_logsumexp(x: Tensor, keep: Tensor) -> Tensor:

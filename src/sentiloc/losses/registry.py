@@ -12,12 +12,12 @@ from typing import Any, Protocol
 
 import torch
 
-from sentiloc.config import section
+from sentiloc.core.config import section
 from sentiloc.data.batch import Batch
-from sentiloc.errors import SentilocError
-from sentiloc.losses.baselines import FrameConfig, FrameObjective, MILConfig, MILObjective
-from sentiloc.losses.objective import FSENetObjective, ObjectiveConfig
-from sentiloc.losses.tslnet import TSLNetLossConfig, TSLNetObjective
+from sentiloc.core.errors import SentilocError
+from sentiloc.losses.objectives.baselines import FrameConfig, FrameObjective, MILConfig, MILObjective
+from sentiloc.losses.objectives.fsenet import FSENetObjective, ObjectiveConfig
+from sentiloc.losses.objectives.tslnet import TSLNetLossConfig, TSLNetObjective
 from sentiloc.models.output import ModelOutput
 
 

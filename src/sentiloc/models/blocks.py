@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 
 
 class MaskedConv1d(nn.Module):

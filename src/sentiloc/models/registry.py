@@ -12,10 +12,10 @@ from typing import Any
 
 from torch import nn
 
-from sentiloc.errors import SentilocError
-from sentiloc.models.fsenet import FSENet, FSENetConfig
-from sentiloc.models.fusion import FusionNet, FusionNetConfig
-from sentiloc.models.tslnet import TSLNet, TSLNetConfig
+from sentiloc.core.errors import SentilocError
+from sentiloc.models.localization.fsenet import FSENet, FSENetConfig
+from sentiloc.models.localization.fusion import FusionNet, FusionNetConfig
+from sentiloc.models.localization.tslnet import TSLNet, TSLNetConfig
 
 MODELS: dict[str, tuple[type, type[nn.Module]]] = {
     "fsenet": (FSENetConfig, FSENet),

@@ -6,7 +6,7 @@ each run is scored by its outer-inner contrast plus a share of the video score. 
 class are pooled and reduced by NMS.
 
 Units: ``t_snippet`` indexes snippets (16 native frames each); ``i`` indexes upsampled samples,
-``i = scale * t_snippet``; seconds only appear at the end, through :mod:`sentiloc.data.timebase`.
+``i = scale * t_snippet``; seconds only appear at the end, through :mod:`sentiloc.core.timebase`.
 Loops run over the few classes only: all thresholds of one kind are handled as rows of one
 ``(K, N)`` array, runs are found with one ``np.diff`` and run means come from cumulative sums.
 """
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sentiloc.data.timebase import snippet_to_seconds
-from sentiloc.errors import SentilocError
+from sentiloc.core.timebase import snippet_to_seconds
+from sentiloc.core.errors import SentilocError
 from sentiloc.postprocess.nms import nms_1d
 
 

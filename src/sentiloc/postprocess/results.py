@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from sentiloc.io import atomic_write_json, refuse_clobber
+from sentiloc.core.io import atomic_write_json, refuse_clobber
 
 
 def plain_proposal(video_id: str, proposal: Mapping) -> dict:

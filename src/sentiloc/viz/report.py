@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from sentiloc.io import atomic_write_text
+from sentiloc.core.io import atomic_write_text
 
 LABEL_NAMES = {"p": "positive", "n": "negative"}
 LABEL_COLOURS = {"p": "#2ca02c", "n": "#d62728"}

@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sentiloc.io import atomic_write_bytes  # noqa: E402
+from sentiloc.core.io import atomic_write_bytes  # noqa: E402
 
 
 def _save(fig: plt.Figure, path: Path) -> None:

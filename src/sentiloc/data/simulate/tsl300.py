@@ -4,8 +4,8 @@ Real TSL-300 features are a multi-gigabyte download and cannot be redistributed 
 toolkit, yet every part of it (loaders, training, evaluation, benchmarks, the demo) needs data of
 the right shape and difficulty. The simulator writes such data: the annotation *structure* is
 copied from a real TSL-300 folder or drawn from statistics measured on it
-(:mod:`sentiloc.data.simulate_structure`), and the features come from a documented generative
-model (:mod:`sentiloc.data.simulate_features`, docs/simulator.md).
+(:mod:`sentiloc.data.simulate.structure`), and the features come from a documented generative
+model (:mod:`sentiloc.data.simulate.features`, docs/simulator.md).
 
 Determinism is per video: each video's features depend only on ``(seed, video id)`` and its own
 structure, so a subset (``n_videos``) holds exactly the same features as the full dataset.
@@ -22,13 +22,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sentiloc.data import layout
-from sentiloc.data.simulate_features import (
+from sentiloc.data.simulate.features import (
     FACE_MISSING_DEFAULT,
     check_modalities,
     make_bank,
     video_features,
 )
-from sentiloc.data.simulate_structure import (
+from sentiloc.data.simulate.structure import (
     ClickRow,
     DatasetStructure,
     cap_durations,
@@ -39,8 +39,8 @@ from sentiloc.data.simulate_structure import (
     seconds_text,
     subset_structure,
 )
-from sentiloc.errors import SentilocError
-from sentiloc.io import (
+from sentiloc.core.errors import SentilocError
+from sentiloc.core.io import (
     atomic_save_npy,
     atomic_write_json,
     atomic_write_text,

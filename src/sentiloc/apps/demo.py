@@ -11,17 +11,17 @@ from pathlib import Path
 
 import torch
 
-from sentiloc.config import load_config
+from sentiloc.core.config import load_config
 from sentiloc.data.annotations import read_clicks, read_segments, read_video_infos
 from sentiloc.data.dataset import VideoDataset
-from sentiloc.data.simulate import SimulationSpec, simulate_dataset
+from sentiloc.data.simulate.tsl300 import SimulationSpec, simulate_dataset
 from sentiloc.data.validate import check_dataset
 from sentiloc.engine.inference import forward_videos
-from sentiloc.engine.predict import load_trained, predict_split
+from sentiloc.apps.predict import load_trained, predict_split
 from sentiloc.engine.trainer import train
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.evaluation import evaluate_detection, format_table, load_ground_truth
-from sentiloc.io import atomic_write_json, prepare_output_dir
+from sentiloc.core.io import atomic_write_json, prepare_output_dir
 from sentiloc.viz.timeline import plot_timeline
 
 DEMO_CONFIG = "demo"

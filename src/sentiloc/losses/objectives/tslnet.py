@@ -8,7 +8,7 @@
 - L_video: KL between the clicks' class shares and the DIST head's video distribution
   (:func:`~sentiloc.losses.video.label_distribution_kl`).
 - L_point, L_bkg, L_pact: focal BCE on the click snippets, the greedy search's background seeds
-  and (scaled by ½) its expanded snippets (:mod:`~sentiloc.losses.greedy_search`).
+  and (scaled by ½) its expanded snippets (:mod:`~sentiloc.losses.pseudo_labels.greedy_search`).
 
 The frame losses score the *fused* CAS ȳ = [y_c (1 − y_∅), y_∅] (TSL-Net's convention, also its
 inference score Ĉ). Each is normalised per video and averaged over the videos of the batch, so a
@@ -25,10 +25,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sentiloc.data.batch import Batch
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.losses.contrastive import reverse_mapping_loss
 from sentiloc.losses.frame import EPS, focal_bce
-from sentiloc.losses.greedy_search import TAU_BG, greedy_search_batch
+from sentiloc.losses.pseudo_labels.greedy_search import TAU_BG, greedy_search_batch
 from sentiloc.losses.video import label_distribution_kl
 from sentiloc.models.output import ModelOutput
 

@@ -176,7 +176,7 @@ def benchmark_extract(duration_s: float = 60.0, width: int = 320, height: int = 
     import tempfile
 
     from sentiloc.features.extract import ExtractSettings, build_extractors, extract_video
-    from sentiloc.features.synthetic import SyntheticVideo, write_video
+    from sentiloc.data.simulate.video import SyntheticVideo, write_video
 
     settings = settings or ExtractSettings()
     half = duration_s / 2

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sentiloc import __version__
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.features.base import AUDIO_CHOICES, FACE_DETECTOR_CHOICES, VISUAL_CHOICES
 
 Handler = Callable[[argparse.Namespace], int]
@@ -86,7 +86,7 @@ def _dims(text: str) -> dict[str, int]:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from sentiloc.data.simulate import SimulationSpec, simulate_dataset
+    from sentiloc.data.simulate.tsl300 import SimulationSpec, simulate_dataset
 
     spec = SimulationSpec(n_videos=args.videos, seed=args.seed, face_missing=args.face_missing,
                           click_jitter_s=args.click_jitter, max_duration_s=args.max_duration)
@@ -116,7 +116,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from sentiloc.config import apply_overrides, load_config
+    from sentiloc.core.config import apply_overrides, load_config
     from sentiloc.engine.trainer import train
 
     config = None
@@ -135,7 +135,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from sentiloc.engine.predict import predict_split
+    from sentiloc.apps.predict import predict_split
 
     results = predict_split(Path(args.checkpoint), Path(args.data), args.split, Path(args.out),
                             overwrite=args.overwrite, device=args.device,
@@ -147,8 +147,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_benchmark_runs(args: argparse.Namespace) -> int:
     """``benchmark accuracy`` and ``benchmark sensitivity``: --quick only fills what was not given."""
-    from sentiloc.engine.matrix import MATRIX_EPOCHS, parse_seeds, run_accuracy
-    from sentiloc.engine.sensitivity import run_sensitivity
+    from sentiloc.studies.matrix import MATRIX_EPOCHS, parse_seeds, run_accuracy
+    from sentiloc.studies.sensitivity import run_sensitivity
 
     if not args.data:
         raise SentilocError(f"benchmark {args.what}: --data DATA is required (see `sentiloc benchmark --help`)")
@@ -171,13 +171,13 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     if args.what in ("accuracy", "sensitivity"):
         return cmd_benchmark_runs(args)
     if args.what == "extract":
-        from sentiloc.engine.benchmark import benchmark_extract
+        from sentiloc.studies.speed import benchmark_extract
 
         settings = _extract_settings(args)
         print(benchmark_extract(duration_s=args.duration, repeats=args.repeats or 3, settings=settings).format())
         return 0
     if args.what == "attention":
-        from sentiloc.engine.attention import probe_attention
+        from sentiloc.studies.attention import probe_attention
 
         if not (args.checkpoint and args.data):
             raise SentilocError("benchmark attention: --checkpoint CKPT and --data DATA are required")
@@ -194,8 +194,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
             f"{result['reference_s']:.1f} s -> {result['speedup']:.0f}x faster"
         )
         return 0
-    from sentiloc.config import apply_overrides, load_config
-    from sentiloc.engine.benchmark import benchmark_speed
+    from sentiloc.core.config import apply_overrides, load_config
+    from sentiloc.studies.speed import benchmark_speed
 
     if not args.data:
         raise SentilocError("benchmark speed: --data DATA is required (e.g. a `sentiloc simulate --structure` folder)")
@@ -251,7 +251,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
     from sentiloc.features import require_video_stack
 
     require_video_stack("sentiloc localize")
-    from sentiloc.engine.localize import localize
+    from sentiloc.apps.localize import localize
 
     result = localize(Path(args.video), Path(args.checkpoint), Path(args.out), overwrite=args.overwrite,
                       device=args.device, visual_weights=args.visual_weights, face_weights=args.face_weights,
@@ -265,7 +265,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from sentiloc.demo import run_demo
+    from sentiloc.apps.demo import run_demo
 
     run_demo(Path(args.out), overwrite=args.overwrite, seed=args.seed)
     return 0

@@ -20,8 +20,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from sentiloc.errors import SentilocError
-from sentiloc.losses.pooling import masked_topk_mean
+from sentiloc.core.errors import SentilocError
+from sentiloc.models.ops import masked_topk_mean
 from sentiloc.models.blocks import ClassHead, CrossAttention, ModalityAlign
 from sentiloc.models.output import ModelOutput, sigmoid_cas
 

@@ -23,7 +23,7 @@ What happens outside every support is the ``background`` mode, shared by every w
 - ``seeds`` — METHODS.md's [design]: only snippets whose detached ∅ score is already ≥ τ get
   ŷ_∅ = 1; the rest are ignored. Nothing starts it under point labels (measured:
   docs/RESULTS.md).
-- ``gaps`` — the whole TSL/LACP seed rule (step 1 of :mod:`~sentiloc.losses.greedy_search`):
+- ``gaps`` — the whole TSL/LACP seed rule (step 1 of :mod:`~sentiloc.losses.pseudo_labels.greedy_search`):
   per gap between clicks, the snippets with ∅ ≥ τ, or, while there are too few, the stretch to
   the video end (outer gaps) or the single snippet (inner gaps) where ∅ peaks. Seeds get ŷ_∅ = 1
   weighted by their seed value; the rest of a gap is ignored. Unlike ``seeds`` it always starts,
@@ -42,8 +42,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from sentiloc.errors import SentilocError
-from sentiloc.losses.greedy_search import background_seeds_batch
+from sentiloc.core.errors import SentilocError
+from sentiloc.losses.pseudo_labels.greedy_search import background_seeds_batch
 
 STRATEGIES = ("bspg", "threshold", "none", "gaussian")
 BACKGROUND_MODES = ("outside", "seeds", "gaps", "none")

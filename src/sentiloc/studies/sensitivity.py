@@ -1,7 +1,7 @@
 """``sentiloc benchmark sensitivity``: how accuracy moves with one knob, as a CSV and a plot.
 
 Three studies of one base config (FSENet-point by default), each point trained and evaluated by
-the accuracy matrix's run machinery (:mod:`sentiloc.engine.matrix`), so studies are resumable
+the accuracy matrix's run machinery (:mod:`sentiloc.studies.matrix`), so studies are resumable
 and share its folder layout:
 
 * ``bspg``: the BSPG window w and boundary threshold β (METHODS.md §2.5); a heatmap.
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from sentiloc.data.annotations import read_video_infos
-from sentiloc.engine.matrix import (
+from sentiloc.studies.matrix import (
     MATRIX_EPOCHS,
     RunSpec,
     csv_text,
@@ -33,10 +33,10 @@ from sentiloc.engine.matrix import (
     say,
     summarize,
 )
-from sentiloc.engine.predict import FaceMissingDataset
+from sentiloc.apps.predict import FaceMissingDataset
 from sentiloc.engine.trainer import Experiment
-from sentiloc.errors import SentilocError
-from sentiloc.io import atomic_write_text
+from sentiloc.core.errors import SentilocError
+from sentiloc.core.io import atomic_write_text
 from sentiloc.viz.sensitivity import plot_curves, plot_heatmap
 
 STUDIES = ("bspg", "face", "jitter")

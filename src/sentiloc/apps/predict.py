@@ -9,14 +9,14 @@ import numpy as np
 import torch
 
 from sentiloc.data.annotations import read_video_infos
-from sentiloc.data.augment import hide_face_to_fraction, video_rng
+from sentiloc.data.perturb import hide_face_to_fraction, video_rng
 from sentiloc.data.dataset import VideoDataset, VideoItem
 from sentiloc.data.normalize import FeatureStats, stats_from_state
 from sentiloc.engine.checkpoint import load_checkpoint
 from sentiloc.engine.inference import predict
 from sentiloc.engine.trainer import Experiment, make_model, resolve_device
-from sentiloc.errors import SentilocError
-from sentiloc.io import refuse_clobber
+from sentiloc.core.errors import SentilocError
+from sentiloc.core.io import refuse_clobber
 from sentiloc.postprocess import activitynet_results, write_results
 
 

@@ -27,9 +27,9 @@ import torch
 from torch import Tensor
 
 from sentiloc.data.batch import Batch
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.losses.frame import frame_loss
-from sentiloc.losses.pooling import masked_topk_mean
+from sentiloc.models.ops import masked_topk_mean
 from sentiloc.losses.video import video_bce
 from sentiloc.models.output import ModelOutput
 

@@ -16,15 +16,15 @@ import numpy as np
 from scipy.signal import lfilter
 
 from sentiloc.data import layout
-from sentiloc.data.simulate_structure import (
+from sentiloc.data.simulate.structure import (
     SEGMENT_LENGTH_QUANTILES,
     VideoStructure,
     hash64,
     keyed_rng,
     sample_quantiles,
 )
-from sentiloc.data.timebase import seconds_to_snippet, snippets_in
-from sentiloc.errors import SentilocError
+from sentiloc.core.timebase import seconds_to_snippet, snippets_in
+from sentiloc.core.errors import SentilocError
 
 #: Dimension of the shared latent space every modality is projected from.
 LATENT_DIM = 32

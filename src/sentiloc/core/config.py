@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
 
 class _Loader(yaml.SafeLoader):

@@ -28,8 +28,8 @@ import torch
 
 from sentiloc.data.annotations import read_video_infos
 from sentiloc.data.dataset import VideoDataset, collate, dense_targets
-from sentiloc.engine.predict import load_trained
-from sentiloc.errors import SentilocError
+from sentiloc.apps.predict import load_trained
+from sentiloc.core.errors import SentilocError
 from sentiloc.evaluation.detection import load_ground_truth
 from sentiloc.models.blocks import CrossAttention
 

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 
 
 def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from sentiloc.errors import SentilocError
-from sentiloc.losses.pooling import masked_topk_mean
+from sentiloc.core.errors import SentilocError
+from sentiloc.models.ops import masked_topk_mean
 from sentiloc.models.blocks import ClassHead, ModalityAlign
 from sentiloc.models.output import ModelOutput, sigmoid_cas
 

@@ -21,9 +21,9 @@ from sentiloc.data.annotations import VideoInfo
 from sentiloc.data.dataset import VideoItem, face_present_mask
 from sentiloc.data.normalize import standardize
 from sentiloc.engine.inference import forward_videos, inference_model
-from sentiloc.engine.predict import TrainedModel, load_trained
+from sentiloc.apps.predict import TrainedModel, load_trained
 from sentiloc.engine.trainer import resolve_device
-from sentiloc.errors import SentilocError
+from sentiloc.core.errors import SentilocError
 from sentiloc.features.extract import (
     ExtractSettings,
     Extractors,
@@ -34,7 +34,7 @@ from sentiloc.features.extract import (
     video_id_for,
     write_extracted,
 )
-from sentiloc.io import atomic_write_text, refuse_clobber
+from sentiloc.core.io import atomic_write_text, refuse_clobber
 from sentiloc.postprocess import activitynet_results, video_proposals, write_results
 from sentiloc.viz.report import write_html_report
 from sentiloc.viz.timeline import plot_timeline

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sentiloc.errors import SentilocError
-from sentiloc.losses.pooling import masked_topk_mean
+from sentiloc.core.errors import SentilocError
+from sentiloc.models.ops import masked_topk_mean
 from sentiloc.models.blocks import ClassHead, MaskedConv1d, ModalityAlign
 from sentiloc.models.output import ModelOutput, sigmoid_cas
 

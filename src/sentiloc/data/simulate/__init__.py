@@ -1,0 +1,1 @@
+"""Simulated datasets in the documented on-disk layouts (docs/simulator.md), and synthetic video files."""

@@ -1,0 +1,1 @@
+"""Training objectives: one per method, each a callable ``objective(out, batch) -> {"total": ..., ...}``."""

@@ -1,0 +1,1 @@
+"""Temporal localization models: per-snippet class activation sequences (CAS) from feature streams."""
