@@ -162,7 +162,7 @@ def test_benchmark_attention_profiles_every_fci_layer(
         args = ["train", "--config", config, "--data", str(sim_data), "--out", str(runs[config]), "--epochs", "1"]
         assert main([*args, *TINY_MODEL]) == 0
     capsys.readouterr()
-    probe = ["benchmark", "attention", "--data", str(sim_data), "--checkpoint"]
+    probe = ["study", "attention", "--data", str(sim_data), "--checkpoint"]
     assert main([*probe, str(runs["fsenet_point"] / "best.pt")]) == 0
     rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| fci.")]
     assert [r[1].strip() for r in rows] == ["fci.v_from_face", "fci.a_from_face", "fci.v_from_audio", "fci.a_from_visual"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from sentiloc.engine.inference import autocast, inference_model
+from sentiloc.engine.device import autocast
+from sentiloc.engine.inference import inference_model
 from sentiloc.models.localization.fsenet import FSENet, FSENetConfig
 
 CPU = torch.device("cpu")

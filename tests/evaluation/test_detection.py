@@ -11,7 +11,6 @@ import pytest
 from sentiloc.core.errors import SentilocError
 from sentiloc.evaluation import (
     DEFAULT_TIOU,
-    benchmark_evaluator,
     evaluate_detection,
     format_table,
     load_ground_truth,
@@ -237,8 +236,3 @@ def test_format_table_has_one_row_per_threshold() -> None:
     assert len(lines) == 1 + len(DEFAULT_TIOU) + 2
     assert lines[1].split() == ["0.10", "100.00", "100.00", "100.00", "100.00"]
 
-
-def test_benchmark_reports_speedup_against_the_reference() -> None:
-    report = benchmark_evaluator(n_videos=4, preds_per_video=10, repeats=1)
-    assert report["proposals"] == 40 and report["videos"] == 4 and report["reference_s"] == 2.0
-    assert report["speedup"] == pytest.approx(2.0 / report["median_s"])

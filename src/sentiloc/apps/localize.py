@@ -22,7 +22,7 @@ from sentiloc.data.dataset import VideoItem, face_present_mask
 from sentiloc.data.normalize import standardize
 from sentiloc.engine.inference import forward_videos, inference_model
 from sentiloc.apps.predict import TrainedModel, load_trained
-from sentiloc.engine.trainer import resolve_device
+from sentiloc.engine.device import resolve_device
 from sentiloc.core.errors import SentilocError
 from sentiloc.features.extract import (
     ExtractSettings,

@@ -27,7 +27,8 @@ from sentiloc.data.dataset import DataConfig, VideoDataset, collate, load_superv
 from sentiloc.core.timebase import snippet_to_seconds
 from sentiloc.data.normalize import stats_to_state, wants_standardize
 from sentiloc.engine.checkpoint import load_checkpoint, save_checkpoint
-from sentiloc.engine.inference import autocast, predict
+from sentiloc.engine.device import autocast, resolve_device
+from sentiloc.engine.inference import predict
 from sentiloc.engine.memory import limit_kernel_cache, release_free_memory
 from sentiloc.core.errors import SentilocError
 from sentiloc.evaluation.detection import evaluate_detection
@@ -91,13 +92,6 @@ class Experiment:
         post = PostprocessConfig(**section(config, "postprocess", set(PostprocessConfig.__dataclass_fields__)))
         loss_name, loss = objective_config(config)
         return cls(config, data, name, model, loss_name, loss, train, post)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``cpu`` or ``cuda``; asking for CUDA on a machine without it is a user error."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SentilocError("--device cuda: no CUDA device is available here; use --device cpu")
-    return torch.device(name)
 
 
 def epoch_order(n_videos: int, seed: int, epoch: int) -> list[int]:

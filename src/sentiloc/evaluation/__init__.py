@@ -3,7 +3,6 @@
 from sentiloc.evaluation.detection import (
     DEFAULT_TIOU,
     DetectionResult,
-    benchmark_evaluator,
     evaluate_detection,
     format_table,
     load_ground_truth,
@@ -15,7 +14,6 @@ from sentiloc.evaluation.detection import (
 __all__ = [
     "DEFAULT_TIOU",
     "DetectionResult",
-    "benchmark_evaluator",
     "evaluate_detection",
     "format_table",
     "load_ground_truth",

@@ -27,7 +27,6 @@ false positives up front and do not lengthen the loop.
 from __future__ import annotations
 
 import math
-import time
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -43,7 +42,6 @@ from sentiloc.core.errors import SentilocError
 from sentiloc.core.io import atomic_write_json, load_json, refuse_clobber
 
 DEFAULT_TIOU = np.linspace(0.1, 0.3, 5)
-REFERENCE_EVAL_S = 2.0  # reference evaluator on ~9,000 proposals (shared/docs/reference-speed.md)
 _TIOU_FORMS = "expected START:STOP:STEP with an inclusive stop (e.g. 0.1:0.3:0.05) or a comma list (e.g. 0.1,0.5)"
 
 
@@ -484,52 +482,3 @@ def run_evaluate(
     if json_out is not None:
         atomic_write_json(Path(json_out), result.to_json())
     return result
-
-
-# --------------------------------------------------------------------------- benchmark
-
-
-def synthetic_case(n_videos: int = 100, preds_per_video: int = 90, seed: int = 0) -> tuple[dict, dict]:
-    """A realistic problem: 6 GT segments (string bounds, as TSL-300) and ``preds_per_video`` proposals per video."""
-    rng = np.random.default_rng(seed)
-    database, results = {}, {}
-    for i in range(n_videos):
-        duration = float(rng.uniform(120, 600))
-        starts = np.sort(rng.uniform(0, duration - 20, 6))
-        database[f"v{i}"] = {
-            "subset": "test",
-            "annotations": [
-                {"segment": [f"{s:.3f}", f"{s + rng.uniform(2, 15):.3f}"], "label": str(rng.choice(["p", "n"]))}
-                for s in starts
-            ],
-        }
-        centres = rng.uniform(0, duration, preds_per_video)
-        lengths = rng.uniform(1, 20, preds_per_video)
-        results[f"v{i}"] = [
-            {"label": str(rng.choice(["p", "n"])), "score": float(rng.uniform()),
-             "segment": [float(c - h / 2), float(c + h / 2)]}
-            for c, h in zip(centres, lengths)
-        ]
-    return {"database": database}, {"results": results}
-
-
-def benchmark_evaluator(n_videos: int = 100, preds_per_video: int = 90, seed: int = 0, repeats: int = 5) -> dict:
-    """Median wall time of :func:`evaluate_detection` (parsing included) on :func:`synthetic_case`.
-
-    The reference figure (2.0 s for ~9,000 proposals) is from ``shared/docs/reference-speed.md``.
-    """
-    ground_truth, predictions = synthetic_case(n_videos, preds_per_video, seed)
-    evaluate_detection(ground_truth, predictions)  # warm-up
-    times = []
-    for _ in range(repeats):
-        tic = time.perf_counter()
-        evaluate_detection(ground_truth, predictions)
-        times.append(time.perf_counter() - tic)
-    median = float(np.median(times))
-    return {
-        "proposals": n_videos * preds_per_video,
-        "videos": n_videos,
-        "median_s": median,
-        "reference_s": REFERENCE_EVAL_S,
-        "speedup": REFERENCE_EVAL_S / median,
-    }

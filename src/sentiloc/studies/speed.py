@@ -1,4 +1,4 @@
-"""``sentiloc benchmark speed``: training and inference cost on a dataset, against the reference.
+"""``sentiloc benchmark``: the speed of training, inference, extraction and evaluation, against the reference.
 
 The reference figures are the released FSENet code's on a 2-vCPU machine with the same data
 shapes (``shared/docs/reference-speed.md``); ratios > 1 mean sentiloc is faster / leaner.
@@ -14,6 +14,8 @@ import platform
 import resource
 import statistics
 import time
+
+import numpy as np
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +24,10 @@ import torch
 
 from sentiloc.data.annotations import read_video_infos
 from sentiloc.data.dataset import VideoDataset, collate
-from sentiloc.engine.inference import autocast, predict
+from sentiloc.engine.device import autocast
+from sentiloc.engine.inference import predict
 from sentiloc.engine.trainer import Trainer
+from sentiloc.evaluation.detection import evaluate_detection
 
 REFERENCE = {
     "train_s_per_video": 4.30,
@@ -194,3 +198,55 @@ def benchmark_extract(duration_s: float = 60.0, width: int = 320, height: int = 
             extract_video(video, extractors, settings, progress=False)
             warm.append(time.perf_counter() - start)
     return ExtractBenchmark(duration_s, width, height, fps, result.meta["n_snippets"], cold, warm, settings.to_dict())
+
+
+REFERENCE_EVAL_S = 2.0  # the released evaluator on ~9,000 proposals
+
+
+# --------------------------------------------------------------------------- the evaluator
+
+
+def synthetic_case(n_videos: int = 100, preds_per_video: int = 90, seed: int = 0) -> tuple[dict, dict]:
+    """A realistic problem: 6 GT segments (string bounds, as TSL-300) and ``preds_per_video`` proposals per video."""
+    rng = np.random.default_rng(seed)
+    database, results = {}, {}
+    for i in range(n_videos):
+        duration = float(rng.uniform(120, 600))
+        starts = np.sort(rng.uniform(0, duration - 20, 6))
+        database[f"v{i}"] = {
+            "subset": "test",
+            "annotations": [
+                {"segment": [f"{s:.3f}", f"{s + rng.uniform(2, 15):.3f}"], "label": str(rng.choice(["p", "n"]))}
+                for s in starts
+            ],
+        }
+        centres = rng.uniform(0, duration, preds_per_video)
+        lengths = rng.uniform(1, 20, preds_per_video)
+        results[f"v{i}"] = [
+            {"label": str(rng.choice(["p", "n"])), "score": float(rng.uniform()),
+             "segment": [float(c - h / 2), float(c + h / 2)]}
+            for c, h in zip(centres, lengths)
+        ]
+    return {"database": database}, {"results": results}
+
+
+def benchmark_evaluator(n_videos: int = 100, preds_per_video: int = 90, seed: int = 0, repeats: int = 5) -> dict:
+    """Median wall time of :func:`evaluate_detection` (parsing included) on :func:`synthetic_case`.
+
+    The reference figure is the released evaluator's 2.0 s for ~9,000 proposals on a 2-vCPU machine.
+    """
+    ground_truth, predictions = synthetic_case(n_videos, preds_per_video, seed)
+    evaluate_detection(ground_truth, predictions)  # warm-up
+    times = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        evaluate_detection(ground_truth, predictions)
+        times.append(time.perf_counter() - tic)
+    median = float(np.median(times))
+    return {
+        "proposals": n_videos * preds_per_video,
+        "videos": n_videos,
+        "median_s": median,
+        "reference_s": REFERENCE_EVAL_S,
+        "speedup": REFERENCE_EVAL_S / median,
+    }

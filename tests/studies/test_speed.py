@@ -1,6 +1,8 @@
-"""The machine line of ``benchmark speed``: speed ratios are only meaningful next to the CPU."""
+"""``benchmark``: the machine line (speed ratios are only meaningful next to the CPU) and the evaluator timing."""
 
-from sentiloc.studies.speed import SpeedReport, cpu_description
+import pytest
+
+from sentiloc.studies.speed import SpeedReport, benchmark_evaluator, cpu_description
 
 XEON = "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16\n"
 EPYC = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse avx avx2 fma\n"
@@ -21,3 +23,9 @@ def test_speed_report_prints_the_machine_first():
     text = SpeedReport(figures, machine="AMD EPYC (AVX2)").format()
     assert text.splitlines()[0].startswith("machine: AMD EPYC (AVX2), 2 threads (reference: 2-vCPU Intel Xeon")
     assert "4.3x faster per video" in text
+
+
+def test_benchmark_reports_speedup_against_the_reference() -> None:
+    report = benchmark_evaluator(n_videos=4, preds_per_video=10, repeats=1)
+    assert report["proposals"] == 40 and report["videos"] == 4 and report["reference_s"] == 2.0
+    assert report["speedup"] == pytest.approx(2.0 / report["median_s"])

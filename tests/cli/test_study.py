@@ -1,4 +1,4 @@
-"""``benchmark accuracy`` / ``benchmark sensitivity`` and ``predict --face-missing`` through the CLI."""
+"""``study accuracy`` / ``study sensitivity`` and ``predict --face-missing`` through the CLI."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sentiloc.cli import MATRIX_HELP, build_parser, main
+from sentiloc.cli import build_parser, main
+from sentiloc.cli.study import ACCURACY_HELP as MATRIX_HELP
 from sentiloc.core.config import CONFIG_DIR
 from sentiloc.data.annotations import read_video_infos
 from sentiloc.data.dataset import DataConfig
@@ -32,9 +33,9 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def quick_matrix(data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """One ``benchmark accuracy --quick`` run shared by the tests that only read its outputs."""
+    """One ``study accuracy --quick`` run shared by the tests that only read its outputs."""
     out = tmp_path_factory.mktemp("acc") / "out"
-    assert main(["benchmark", "accuracy", "--quick", "--data", str(data), "--out", str(out), *TINY_MODEL]) == 0
+    assert main(["study", "accuracy", "--quick", "--data", str(data), "--out", str(out), *TINY_MODEL]) == 0
     return out, (out / "table.md").read_text()
 
 
@@ -68,7 +69,7 @@ def test_rerun_skips_finished_runs(quick_matrix: tuple[Path, str], data: Path, m
 
     monkeypatch.setattr(matrix, "train", no_training)
     monkeypatch.setattr(matrix, "predict_split", no_training)
-    assert main(["benchmark", "accuracy", "--quick", "--data", str(data), "--out", str(out), *TINY_MODEL]) == 0
+    assert main(["study", "accuracy", "--quick", "--data", str(data), "--out", str(out), *TINY_MODEL]) == 0
     printed = capsys.readouterr().out
     assert "[1/1] fsenet_point seed 1: avg mAP" in printed and "finished earlier, skipped" in printed
     assert table.strip() in printed
@@ -78,7 +79,7 @@ def test_rerun_skips_finished_runs(quick_matrix: tuple[Path, str], data: Path, m
 def test_changed_settings_are_refused(quick_matrix: tuple[Path, str], data: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     out, _ = quick_matrix
-    args = ["benchmark", "accuracy", "--quick", "--data", str(data), "--out", str(out), *TINY_MODEL]
+    args = ["study", "accuracy", "--quick", "--data", str(data), "--out", str(out), *TINY_MODEL]
     assert main([*args, "--set", "train.lr=1e-3"]) == 1
     assert "holds a run of another config" in capsys.readouterr().err
 
@@ -94,7 +95,7 @@ def test_killed_matrix_resumes_from_last_pt(data: Path, tmp_path: Path, monkeypa
         raise KeyboardInterrupt
 
     monkeypatch.setattr(matrix, "train", killed_after_one_epoch)
-    args = ["benchmark", "accuracy", "--data", str(data), "--out", str(tmp_path), "--configs", "fsenet_point",
+    args = ["study", "accuracy", "--data", str(data), "--out", str(tmp_path), "--configs", "fsenet_point",
             "--seeds", "1", "--epochs", "2", *TINY_MODEL]
     assert main(args) == 130
     run = tmp_path / "runs" / "fsenet_point_s1"
@@ -110,7 +111,7 @@ def test_killed_matrix_resumes_from_last_pt(data: Path, tmp_path: Path, monkeypa
 
 def test_requested_config_that_does_not_exist_is_an_error(data: Path, tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["benchmark", "accuracy", "--data", str(data), "--out", str(tmp_path), "--configs", "fsenet_point",
+    args = ["study", "accuracy", "--data", str(data), "--out", str(tmp_path), "--configs", "fsenet_point",
             "tslnet_nowhere"]
     assert main(args) == 1
     assert "tslnet_nowhere: config not found" in capsys.readouterr().err
@@ -118,7 +119,7 @@ def test_requested_config_that_does_not_exist_is_an_error(data: Path, tmp_path: 
 
 
 def test_sensitivity_face_quick(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["benchmark", "sensitivity", "--study", "face", "--quick", "--data", str(data), "--out", str(tmp_path)]
+    args = ["study", "sensitivity", "--study", "face", "--quick", "--data", str(data), "--out", str(tmp_path)]
     assert main([*args, *TINY_MODEL]) == 0
     rows = _csv(tmp_path / "face.csv")
     assert [(r["face_dropout"], r["face_missing"]) for r in rows] == [
@@ -135,7 +136,7 @@ def test_sensitivity_face_quick(data: Path, tmp_path: Path, capsys: pytest.Captu
 @pytest.mark.parametrize("study,runs", [("jitter", {"jitter_0s_s1", "jitter_2s_s1"}),
                                         ("bspg", {"bspg_w3_b0.6_s1", "bspg_w7_b0.6_s1"})])
 def test_sensitivity_jitter_and_bspg_quick(study: str, runs: set[str], data: Path, tmp_path: Path) -> None:
-    args = ["benchmark", "sensitivity", "--study", study, "--quick", "--data", str(data), "--out", str(tmp_path)]
+    args = ["study", "sensitivity", "--study", study, "--quick", "--data", str(data), "--out", str(tmp_path)]
     assert main([*args, *TINY_MODEL]) == 0
     assert len(_csv(tmp_path / f"{study}.csv")) == 2
     assert (tmp_path / f"{study}.png").read_bytes().startswith(b"\x89PNG")
@@ -149,7 +150,7 @@ def test_studies_refuse_configs_they_cannot_perturb(study: str, config: str, mes
     faceless = tmp_path / "faceless.yaml"
     faceless.write_text(f"_base_: {CONFIG_DIR / 'fsenet_point.yaml'}\ndata: {{modalities: [rgb, logmfcc], face: null}}\n")
     config = str(faceless) if config == faceless.name else config
-    args = ["benchmark", "sensitivity", "--study", study, "--config", config, "--quick", "--data", str(data),
+    args = ["study", "sensitivity", "--study", study, "--config", config, "--quick", "--data", str(data),
             "--out", str(tmp_path / "out")]
     assert main(args) == 1
     assert message in capsys.readouterr().err and not (tmp_path / "out").exists()
@@ -183,5 +184,6 @@ def test_help_states_the_matrix_schedule() -> None:
 
 
 def _epochs_help() -> str:
-    benchmark = build_parser()._subparsers._group_actions[0].choices["benchmark"]
-    return next(a.help for a in benchmark._actions if "--epochs" in a.option_strings)
+    study = build_parser()._subparsers._group_actions[0].choices["study"]
+    accuracy = study._subparsers._group_actions[0].choices["accuracy"]
+    return next(a.help for a in accuracy._actions if "--epochs" in a.option_strings)

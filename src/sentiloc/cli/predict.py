@@ -1,0 +1,50 @@
+"""``predict`` and ``evaluate``: a checkpoint over a split, and the metrics of a prediction file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sentiloc.cli._args import add_device_flag, add_parser
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from sentiloc.apps.predict import predict_split
+
+    results = predict_split(Path(args.checkpoint), Path(args.data), args.split, Path(args.out),
+                            overwrite=args.overwrite, device=args.device,
+                            face_missing=args.face_missing, face_seed=args.face_seed)
+    n = sum(len(v) for v in results["results"].values())
+    print(f"wrote {n} segments for {len(results['results'])} videos to {args.out}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from sentiloc.evaluation import run_evaluate
+
+    run_evaluate(args.gt, args.pred, subset=args.subset, tiou_spec=args.tiou, json_out=args.json, overwrite=args.overwrite)
+    return 0
+
+
+def register(verbs: argparse._SubParsersAction) -> None:
+    p = add_parser(verbs, "predict", help="localize sentiment in every video of a dataset split")
+    p.add_argument("--checkpoint", required=True, help="RUN/best.pt or RUN/last.pt")
+    p.add_argument("--data", required=True, help="dataset folder")
+    p.add_argument("--split", default="test", choices=["train", "test"])
+    p.add_argument("--out", required=True, help="predictions JSON (ActivityNet style)")
+    p.add_argument("--overwrite", action="store_true")
+    add_device_flag(p)
+    p.add_argument("--face-missing", type=float, default=0.0, metavar="FRACTION",
+                   help="robustness check: hide faces on seeded runs until at least this fraction of each "
+                   "video's snippets is face-missing (default 0: the data as is)")
+    p.add_argument("--face-seed", type=int, default=0, help="seed of the hidden runs of --face-missing")
+    p.set_defaults(handler=cmd_predict)
+
+    p = add_parser(verbs, "evaluate", help="detection mAP, Recall, Precision and F2 of a prediction file")
+    p.add_argument("--gt", required=True, help="ground truth (gt.json)")
+    p.add_argument("--pred", required=True, help="predictions (ActivityNet-style JSON)")
+    p.add_argument("--subset", default="test")
+    p.add_argument("--tiou", default="0.1:0.3:0.05", help="START:STOP:STEP or a comma list (default 0.1:0.3:0.05)")
+    p.add_argument("--json", help="also write the metrics as JSON here")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(handler=cmd_evaluate)

@@ -1,0 +1,135 @@
+"""``extract``, ``build-dataset`` and ``localize``: the verbs that read raw video files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sentiloc.cli._args import add_device_flag, add_parser, positive_int
+from sentiloc.features.base import AUDIO_CHOICES, FACE_DETECTOR_CHOICES, VISUAL_CHOICES
+
+
+def add_extractor_flags(p: argparse.ArgumentParser) -> None:
+    """What the extractors compute (shared by extract, build-dataset and benchmark extract)."""
+    p.add_argument("--visual", default="default", choices=VISUAL_CHOICES,
+                   help="default: the weight-free colour-motion descriptor; i3d: Inception-I3D RGB (1024-d, the "
+                   "TSL-300 convention), needs --visual-weights")
+    p.add_argument("--visual-weights", type=Path, help="pytorch-i3d state dict, e.g. rgb_imagenet.pt (never downloaded)")
+    p.add_argument("--audio", default="logmel", choices=AUDIO_CHOICES,
+                   help="logmel: 32x60 log-mel blocks per snippet (the TSL-300 convention); egemaps: the 88 eGeMAPS "
+                   "affect functionals per snippet (needs `pip install opensmile`)")
+    p.add_argument("--face-detector", default="haar", choices=FACE_DETECTOR_CHOICES,
+                   help="haar: OpenCV's cascade (default); mediapipe: MediaPipe face detection + 468-point face mesh, "
+                   "whose geometry is the default descriptor (needs `pip install mediapipe==0.10.14`)")
+    p.add_argument("--face-weights", type=Path, help="a face expression CNN (torch.export .pt2 or TorchScript .pt); "
+                   "default: the weight-free descriptor of the aligned face")
+    p.add_argument("--face-frames", type=positive_int, default=2, help="frames per snippet searched for a face (default 2)")
+    p.add_argument("--short-side", type=int, default=256, help="decode frames with the shorter side at most this "
+                   "many pixels (default 256)")
+
+
+def _add_run_flags(p: argparse.ArgumentParser, overwrite_help: str) -> None:
+    """How ``extract`` and ``build-dataset`` run (not what they compute): parallelism, clobbering, device."""
+    p.add_argument("--workers", type=positive_int, default=1, help="videos extracted in parallel processes (default 1)")
+    p.add_argument("--overwrite", action="store_true", help=overwrite_help)
+    add_device_flag(p, help_="where I3D runs (default cpu)")
+
+
+def extract_settings(args: argparse.Namespace, verb: str):
+    """The :class:`~sentiloc.features.extract.ExtractSettings` of the extractor flags."""
+    from sentiloc.features import require_video_stack
+
+    require_video_stack(f"sentiloc {verb}")
+    from sentiloc.features.extract import ExtractSettings
+
+    def absolute(path: Path | None) -> str | None:
+        return str(Path(path).resolve()) if path else None
+
+    return ExtractSettings(visual=args.visual, visual_weights=absolute(args.visual_weights), audio=args.audio,
+                           face_detector=args.face_detector, face_weights=absolute(args.face_weights),
+                           face_frames=args.face_frames, short_side=args.short_side)
+
+
+def _device(name: str) -> str:
+    from sentiloc.engine.device import resolve_device
+
+    return str(resolve_device(name))
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from sentiloc.features.extract import extract_videos
+
+    report = extract_videos(args.videos, Path(args.out), extract_settings(args, "extract"), workers=args.workers,
+                            overwrite=args.overwrite, device=_device(args.device))
+    print(report.format())
+    return 1 if report.failed else 0
+
+
+def cmd_build_dataset(args: argparse.Namespace) -> int:
+    from sentiloc.features.build import build_dataset
+
+    summary = build_dataset(args.videos, Path(args.annotations), Path(args.out), extract_settings(args, "build-dataset"),
+                            test_fraction=args.test_fraction, seed=args.seed, workers=args.workers,
+                            overwrite=args.overwrite, device=_device(args.device))
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+def cmd_localize(args: argparse.Namespace) -> int:
+    from sentiloc.features import require_video_stack
+
+    require_video_stack("sentiloc localize")
+    from sentiloc.apps.localize import localize
+
+    result = localize(Path(args.video), Path(args.checkpoint), Path(args.out), overwrite=args.overwrite,
+                      device=args.device, visual_weights=args.visual_weights, face_weights=args.face_weights,
+                      top=args.top)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for seg in result.segments[: args.top]:
+        print(f"{seg['label']}  {seg['segment'][0]:8.2f} - {seg['segment'][1]:8.2f} s  score {seg['score']:.3f}")
+    print(f"{len(result.segments)} segments; wrote " + ", ".join(str(p) for p in result.files.values()))
+    return 0
+
+
+def register(verbs: argparse._SubParsersAction) -> None:
+    p = add_parser(verbs, "extract", help="video files -> TSL-300 feature streams (rgb, logmfcc, img) + metadata",
+                   description="Writes OUT/features/{rgb,logmfcc,img}/<video>.npy (one row per 16-frame "
+                   "snippet) and OUT/meta/<video>.json. Finished videos are skipped on a rerun; a video "
+                   "that fails is reported and the others go on (exit status 1 if any failed).")
+    p.add_argument("videos", nargs="+", type=Path, help="video files or folders of videos")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    add_extractor_flags(p)
+    _add_run_flags(p, overwrite_help="re-extract videos that are already done")
+    p.set_defaults(handler=cmd_extract)
+
+    p = add_parser(verbs, "build-dataset", help="videos + an annotation CSV (seconds) -> a TSL-300-layout dataset",
+                   description="Annotation CSV columns: video,label (p|n) and start,end (a segment) and/or "
+                   "time (a click), optionally split (train|test); times in seconds, video = file name "
+                   "without extension. Example rows: 'clip1,p,12.5,19.0,,' and 'clip1,p,,,15.2,'.")
+    p.add_argument("videos", nargs="+", type=Path, help="video files or folders of videos")
+    p.add_argument("--annotations", required=True, type=Path, help="annotation CSV (see above)")
+    p.add_argument("--out", required=True, type=Path, help="dataset folder to write (rerun to resume)")
+    p.add_argument("--test-fraction", type=float, default=0.2,
+                   help="share of videos put in the test split when the CSV has no split column (default 0.2)")
+    p.add_argument("--seed", type=int, default=0, help="seed of that split")
+    add_extractor_flags(p)
+    _add_run_flags(p, overwrite_help="rebuild a dataset built with other settings")
+    p.set_defaults(handler=cmd_build_dataset)
+
+    p = add_parser(verbs, "localize", help="one video file -> sentiment segments (JSON, CSV), a timeline PNG and "
+                   "an HTML page")
+    p.add_argument("video", type=Path, help="the video file")
+    p.add_argument("--checkpoint", required=True, type=Path, help="RUN/best.pt of a model trained on a dataset "
+                   "from `sentiloc build-dataset` (its extractor settings are reused)")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--visual-weights", type=Path, help="I3D weights, when the recorded file moved (or for a "
+                   "checkpoint without a record)")
+    p.add_argument("--face-weights", type=Path, help="the face model (.pt2 / TorchScript), likewise")
+    p.add_argument("--top", type=positive_int, default=10, help="segments shown in the page and plot (default 10; "
+                   "the JSON and CSV hold all)")
+    add_device_flag(p)
+    p.add_argument("--overwrite", action="store_true", help="replace earlier outputs for this video")
+    p.set_defaults(handler=cmd_localize)
