@@ -46,7 +46,7 @@ def test_compatibility_refuses_other_dims_and_kinds_and_warns_on_other_versions(
 
     def trained(dims, streams=recorded, modalities=("rgb", "logmfcc", "img")):
         return SimpleNamespace(exp=SimpleNamespace(data=DataConfig(modalities=modalities)), dims=dims,
-                               extractor={"streams": streams})
+                               extras={"extractor": {"streams": streams}})
 
     dims = {"rgb": 4, "logmfcc": 3, "img": 2}
     warnings = check_compatible(trained(dims), extractors, "ckpt.pt")

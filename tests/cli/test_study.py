@@ -16,7 +16,7 @@ from sentiloc.data.dataset import DataConfig
 from sentiloc.studies import matrix
 from sentiloc.engine.checkpoint import load_checkpoint
 from sentiloc.studies.matrix import MATRIX_EPOCHS
-from sentiloc.apps.predict import FaceMissingDataset
+from sentiloc.data.dataset import FaceMissingDataset
 from sentiloc.core.errors import SentilocError
 from tests.conftest import make_dataset
 

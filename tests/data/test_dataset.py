@@ -18,7 +18,6 @@ from sentiloc.data.dataset import (
     dense_targets,
     load_streams,
     load_supervision,
-    split_train_val,
 )
 from sentiloc.core.errors import SentilocError
 from tests.conftest import make_dataset
@@ -126,15 +125,6 @@ def test_point_batch_fields(tiny_dataset: Path) -> None:
     assert batch.point_t.shape == batch.point_cls.shape == batch.point_mask.shape == (3, 2)
     assert batch.dense is None
     assert (batch.point_t < batch.lengths[:, None]).all()
-
-
-def test_validation_split_is_seeded_and_disjoint() -> None:
-    ids = [f"v{i}" for i in range(200)]
-    train, val = split_train_val(ids, 0.1, seed=3)
-    assert len(val) == 20 and not set(train) & set(val) and set(train) | set(val) == set(ids)
-    assert split_train_val(ids, 0.1, seed=3) == (train, val)
-    assert split_train_val(ids, 0.1, seed=4)[1] != val
-    assert split_train_val(ids, 0.0, seed=3) == (ids, [])
 
 
 def test_unseen_dims_are_read_from_files(tmp_path: Path) -> None:

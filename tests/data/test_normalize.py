@@ -55,12 +55,12 @@ def test_a_stream_without_rows_gets_no_statistics():
 
 def test_trainer_standardizes_extracted_data_except_what_the_model_scales_itself(tmp_path):
     from sentiloc.core.config import load_config
-    from sentiloc.engine.trainer import Trainer
+    from sentiloc.apps.train import build_trainer
     from tests.conftest import make_dataset
 
     data = make_dataset(tmp_path / "data", dims={"rgb": 6, "logmfcc": 32 * 60, "img": 5})
-    assert Trainer(load_config("fsenet_point"), data).stats is None  # not sentiloc-extracted: as released
+    assert build_trainer(load_config("fsenet_point"), data).data.train_set.stats is None  # not sentiloc-extracted: as released
     (data / "extractor.json").write_text('{"settings": {}}')
-    assert set(Trainer(load_config("fsenet_point"), data).stats) == {"rgb", "logmfcc", "img"}
+    assert set(build_trainer(load_config("fsenet_point"), data).data.train_set.stats) == {"rgb", "logmfcc", "img"}
     # TSL-Net (rgb + logmfcc, no face): its audio CNN applies (x + 50) / 80 to raw log-mel itself
-    assert set(Trainer(load_config("tslnet_point"), data).stats) == {"rgb"}
+    assert set(build_trainer(load_config("tslnet_point"), data).data.train_set.stats) == {"rgb"}

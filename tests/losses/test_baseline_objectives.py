@@ -12,9 +12,10 @@ from sentiloc.data.batch import Batch
 from sentiloc.core.errors import SentilocError
 from sentiloc.losses.objectives.baselines import FrameConfig, FrameObjective, MILConfig, MILObjective
 from sentiloc.losses.frame import frame_loss
-from sentiloc.losses.registry import build_objective, objective_config
+from sentiloc.losses.registry import build_objective
 from sentiloc.losses.video import video_bce
-from sentiloc.models.output import ModelOutput
+from sentiloc.models.base import LocalizationOutput
+from tests.losses.sections import loss_spec, typed_loss
 
 CLICK_FIELDS = {"point_t", "point_cls", "point_mask"}
 
@@ -48,8 +49,8 @@ def make_batch(mask: torch.Tensor, labels: torch.Tensor, **fields: torch.Tensor)
                  fps=torch.full((b,), 25.0), video_labels=labels, **fields)
 
 
-def make_output(cas: torch.Tensor, video_scores: torch.Tensor) -> ModelOutput:
-    return ModelOutput(cas=cas, global_cas=None, w_sent=torch.ones(cas.shape[:2]), embeddings=cas, video_scores=video_scores)
+def make_output(cas: torch.Tensor, video_scores: torch.Tensor) -> LocalizationOutput:
+    return LocalizationOutput(cas=cas, global_cas=None, w_sent=torch.ones(cas.shape[:2]), embeddings=cas, video_scores=video_scores)
 
 
 def test_mil_loss_by_hand() -> None:
@@ -112,16 +113,15 @@ def test_objectives_never_read_labels_their_supervision_lacks() -> None:
 
 @pytest.mark.parametrize(("name", "wrong"), [("mil", "point"), ("mil", "full"), ("frame", "video"), ("frame", "point")])
 def test_supervision_mismatch_is_a_clear_error(name: str, wrong: str) -> None:
-    _, options = objective_config({"loss": {"name": name}})
     with pytest.raises(SentilocError, match=f"loss.name '{name}' trains from .* data.supervision is '{wrong}'"):
-        build_objective(name, options, wrong, 2)
+        build_objective(loss_spec({"name": name}), {"num_classes": 2}, wrong, "fusion")
 
 
 def test_loss_sections_are_typed_and_checked() -> None:
-    assert objective_config({"loss": {"name": "mil", "r_act": 4}}) == ("mil", MILConfig(r_act=4))
-    assert objective_config({"loss": {"name": "frame", "gamma": 0.0}}) == ("frame", FrameConfig(gamma=0.0))
+    assert typed_loss({"name": "mil", "r_act": 4}) == ("mil", MILConfig(r_act=4))
+    assert typed_loss({"name": "frame", "gamma": 0.0}) == ("frame", FrameConfig(gamma=0.0))
     with pytest.raises(SentilocError, match="unknown key"):
-        objective_config({"loss": {"name": "mil", "gamma": 2.0}})
+        typed_loss({"name": "mil", "gamma": 2.0})
     with pytest.raises(SentilocError, match="r_act"):
         MILConfig(r_act=0)
     with pytest.raises(SentilocError, match="lambda_video"):

@@ -12,10 +12,11 @@ from sentiloc.data.batch import Batch
 from sentiloc.core.errors import SentilocError
 from sentiloc.losses.contrastive import reverse_mapping_loss
 from sentiloc.losses.pseudo_labels.greedy_search import greedy_pseudo_labels, greedy_search_batch
-from sentiloc.losses.registry import build_objective, objective_config
+from sentiloc.losses.registry import build_objective
 from sentiloc.losses.objectives.tslnet import TSLNetLossConfig, TSLNetObjective, click_targets, per_video_focal
 from sentiloc.losses.video import label_distribution_kl
-from sentiloc.models import ModelOutput, TSLNet, TSLNetConfig
+from sentiloc.models import TSLNet, TSLNetConfig, TSLNetOutput
+from tests.losses.sections import loss_spec, typed_loss
 from tests.losses.clicks import make_clicks
 
 LN2 = math.log(2.0)
@@ -42,14 +43,14 @@ def test_reverse_mapping_loss_by_hand_and_padding_ignored() -> None:
     assert reverse_mapping_loss(f, swapped, mask).item() == pytest.approx(math.log(1 + math.e), rel=1e-6)
 
 
-def fake_output(cas: torch.Tensor, mask: torch.Tensor, **extras: torch.Tensor) -> ModelOutput:
+def fake_output(cas: torch.Tensor, mask: torch.Tensor, **fields: torch.Tensor) -> TSLNetOutput:
     b, t, _ = cas.shape
     zeros = torch.zeros(b, t, 2)
     base = {
         "dist_video": torch.zeros(b, cas.shape[-1] - 1),
         "feat_visual": zeros, "feat_audio": zeros, "recon_visual": zeros, "recon_audio": zeros,
     }
-    return ModelOutput(cas, None, mask.float(), torch.zeros(b, t, 4), cas[..., :-1].amax(1), {**base, **extras})
+    return TSLNetOutput(cas, None, mask.float(), torch.zeros(b, t, 4), cas[..., :-1].amax(1), **{**base, **fields})
 
 
 def point_batch(mask: torch.Tensor, times: list[list[int]], classes: list[list[int]]) -> Batch:
@@ -292,17 +293,18 @@ def test_only_point_supervision(supervision: str) -> None:
 
 
 def test_config_section_and_registry() -> None:
-    name, cfg = objective_config({"loss": {"name": "tslnet", "lambda_video": 3.0}})
+    name, cfg = typed_loss({"name": "tslnet", "lambda_video": 3.0})
     assert name == "tslnet" and cfg == TSLNetLossConfig(lambda_video=3.0)
-    assert isinstance(build_objective(name, cfg, "point", 2), TSLNetObjective)
+    assert isinstance(build_objective(loss_spec({"name": "tslnet"}), {"num_classes": 2}, "point", "tslnet"),
+                      TSLNetObjective)
     with pytest.raises(SentilocError, match="unknown key"):
-        objective_config({"loss": {"name": "tslnet", "lambda_pssc": 1.0}})
+        typed_loss({"name": "tslnet", "lambda_pssc": 1.0})
     with pytest.raises(SentilocError, match="cpc_sign"):
         TSLNetLossConfig(cpc_sign="flipped")
 
 
-def test_needs_a_tslnet_model_output() -> None:
+def test_needs_the_reverse_mappings() -> None:
     mask = torch.ones(1, 3, dtype=torch.bool)
-    out = ModelOutput(torch.full((1, 3, 3), 0.5), None, mask.float(), torch.zeros(1, 3, 2), torch.zeros(1, 2))
-    with pytest.raises(SentilocError, match="model 'tslnet'"):
+    out = fake_output(torch.full((1, 3, 3), 0.5), mask, recon_visual=None)
+    with pytest.raises(SentilocError, match="needs the reverse mappings"):
         TSLNetObjective(TSLNetLossConfig(), "point", 2)(out, point_batch(mask, [[1]], [[0]]))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from sentiloc.models import ModelOutput
+from typing import Any
+
+from sentiloc.core.experiment import ComponentSpec
+from sentiloc.models import BaseModel, LocalizationOutput, build_model
 
 DIMS = {"rgb": 12, "logmfcc": 8, "img": 10}
 
@@ -22,7 +25,12 @@ def make_inputs(lengths: tuple[int, ...] = (20, 13), seed: int = 1) -> Inputs:
     return feats, mask, face
 
 
-def assert_outputs_close(a: ModelOutput, b: ModelOutput, atol: float = 1e-5) -> None:
+def build(name: str, params: dict[str, Any]) -> BaseModel:
+    """A registered model from a ``model:`` section given as a dict (dims included, nothing derived)."""
+    return build_model(ComponentSpec("model", name, params), {})
+
+
+def assert_outputs_close(a: LocalizationOutput, b: LocalizationOutput, atol: float = 1e-5) -> None:
     """Every tensor field equal within ``atol`` (a missing Global CAS must be missing in both)."""
     for name in ("cas", "global_cas", "w_sent", "embeddings", "video_scores"):
         x, y = getattr(a, name), getattr(b, name)

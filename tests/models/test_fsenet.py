@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.models import FSENet, FSENetConfig, build_model
+from sentiloc.models import FSENet, FSENetConfig
 from sentiloc.models.ops import masked_topk_mean
 from sentiloc.models.blocks import CrossAttention
-from tests.models.inputs import DIMS, assert_outputs_close, make_inputs
+from tests.models.inputs import DIMS, assert_outputs_close, build, make_inputs
 
 TINY = {"dims": DIMS, "hidden": 16, "heads": 2, "trunk_hidden": 32, "gsp_hidden": 24}
 
@@ -138,18 +138,18 @@ def test_deterministic_given_seed() -> None:
 
 
 def test_build_model_from_dict() -> None:
-    model = build_model("fsenet", dict(TINY, fci_stages=1))
+    model = build("fsenet", dict(TINY, fci_stages=1))
     assert isinstance(model, FSENet) and model.cfg.fci_stages == 1
-    with pytest.raises(SentilocError, match="known models: fsenet"):
-        build_model("fsenett", TINY)
+    with pytest.raises(SentilocError, match="unknown model; known: fsenet"):
+        build("fsenett", TINY)
     with pytest.raises(SentilocError, match="hiden"):
-        build_model("fsenet", dict(TINY, hiden=3))
+        build("fsenet", dict(TINY, hiden=3))
     with pytest.raises(SentilocError, match="dims"):
-        build_model("fsenet", {"hidden": 16})
+        build("fsenet", {"hidden": 16})
     with pytest.raises(SentilocError, match="fci_stages"):
-        build_model("fsenet", dict(TINY, fci_stages=3))
+        build("fsenet", dict(TINY, fci_stages=3))
     with pytest.raises(SentilocError, match="img"):
-        build_model("fsenet", dict(TINY, dims={"rgb": 4, "logmfcc": 4}))
+        build("fsenet", dict(TINY, dims={"rgb": 4, "logmfcc": 4}))
 
 
 def test_cas_only_skips_gsp_but_keeps_the_cas() -> None:

@@ -7,8 +7,8 @@ import torch
 
 from sentiloc.core.errors import SentilocError
 from sentiloc.models.ops import masked_topk_mean
-from sentiloc.models import FusionNet, FusionNetConfig, build_model
-from tests.models.inputs import DIMS, assert_outputs_close, make_inputs
+from sentiloc.models import FusionNet, FusionNetConfig
+from tests.models.inputs import DIMS, assert_outputs_close, build, make_inputs
 
 TINY = {"dims": DIMS, "hidden": 16, "trunk_hidden": 32}
 
@@ -87,9 +87,9 @@ def test_bf16_autocast_returns_float32() -> None:
 
 
 def test_build_from_registry_and_config_errors() -> None:
-    assert isinstance(build_model("fusion", TINY), FusionNet)
+    assert isinstance(build("fusion", TINY), FusionNet)
     with pytest.raises(SentilocError, match="heads"):
-        build_model("fusion", dict(TINY, heads=2))
+        build("fusion", dict(TINY, heads=2))
     with pytest.raises(SentilocError, match="model.face 'img'"):
         FusionNetConfig(**TINY, modalities=["rgb", "logmfcc"])
     with pytest.raises(SentilocError, match="once"):

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from sentiloc.engine.trainer import Trainer
+from sentiloc.apps.train import build_trainer
 from sentiloc.core.errors import SentilocError
 from sentiloc.models.ops import masked_topk_mean
-from sentiloc.models import TSLNet, TSLNetConfig, build_model
-from sentiloc.models.localization.tslnet import EXTRAS, chunk_neighbours, sinusoidal_code
+from tests.models.inputs import build
+from sentiloc.models import TSLNet, TSLNetConfig, TSLNetOutput
+from sentiloc.models.localization.tslnet import chunk_neighbours, sinusoidal_code
 from tests.conftest import make_dataset
 
 MFCC = 32 * 60
@@ -37,8 +38,12 @@ def make_inputs(audio_dim: int = 8, lengths: tuple[int, ...] = (20, 13), seed: i
     return {m: x * mask[..., None] for m, x in feats.items()}, mask, mask.clone()
 
 
+TSL_FIELDS = ("cas", "embeddings", "video_scores", "dist_logits", "dist_video", "feat_visual", "feat_audio",
+              "recon_visual", "recon_audio")
+
+
 def outputs(out) -> dict[str, torch.Tensor]:
-    return {"cas": out.cas, "embeddings": out.embeddings, "video_scores": out.video_scores, **out.extras}
+    return {name: getattr(out, name) for name in TSL_FIELDS if getattr(out, name) is not None}
 
 
 def test_output_contract() -> None:
@@ -47,14 +52,14 @@ def test_output_contract() -> None:
     out = model(feats, mask, face)
     assert out.cas.shape == (2, 20, 3) and out.global_cas is None
     assert out.embeddings.shape == (2, 20, 24)  # f_z
-    assert set(out.extras) == set(EXTRAS)
-    assert out.extras["dist_logits"].shape == (2, 20, 3) and out.extras["dist_video"].shape == (2, 2)
+    assert isinstance(out, TSLNetOutput)
+    assert out.dist_logits.shape == (2, 20, 3) and out.dist_video.shape == (2, 2)
     for name in ("feat_visual", "feat_audio", "recon_visual", "recon_audio"):
-        assert out.extras[name].shape == (2, 20, 16), name
+        assert getattr(out, name).shape == (2, 20, 16), name
     assert ((out.cas >= 0) & (out.cas <= 1)).all()
     torch.testing.assert_close(out.w_sent, mask.float())
     torch.testing.assert_close(out.video_scores, masked_topk_mean(out.cas[..., :2], mask, 8))
-    torch.testing.assert_close(out.extras["dist_video"], masked_topk_mean(out.extras["dist_logits"][..., :2], mask, 8))
+    torch.testing.assert_close(out.dist_video, masked_topk_mean(out.dist_logits[..., :2], mask, 8))
     for x in outputs(out).values():
         if x.dim() == 3:
             assert x[~mask].abs().sum() == 0
@@ -89,7 +94,7 @@ def test_cas_only_skips_the_reverse_mappings() -> None:
     model = make_model().eval()
     feats, mask, face = make_inputs()
     full, light = model(feats, mask, face), model(feats, mask, face, cas_only=True)
-    assert "recon_visual" not in light.extras and "recon_audio" not in light.extras
+    assert light.recon_visual is None and light.recon_audio is None
     torch.testing.assert_close(light.cas, full.cas)
 
 
@@ -129,8 +134,8 @@ def test_audio_encoder_choice_and_clear_error() -> None:
         make_model(audio_encoder="lstm")
     with pytest.raises(SentilocError, match="too small"):
         make_model(4 * 6, audio_encoder="cnn", mfcc_rows=4, mfcc_bands=6)
-    with pytest.raises(SentilocError, match="no option"):
-        build_model("tslnet", {"dims": {"rgb": 4, "logmfcc": 4}, "heads": 4})
+    with pytest.raises(SentilocError, match="unknown key"):
+        build("tslnet", {"dims": {"rgb": 4, "logmfcc": 4}, "heads": 4})
 
 
 @pytest.mark.parametrize("audio_dim", [8, MFCC])
@@ -138,8 +143,8 @@ def test_every_parameter_gets_a_gradient(audio_dim: int) -> None:
     model = make_model(audio_dim).train()
     feats, mask, face = make_inputs(audio_dim)
     out = model(feats, mask, face)
-    loss = out.cas.sum() + out.extras["dist_logits"].sum()
-    loss = loss + out.extras["recon_visual"].sum() + out.extras["recon_audio"].sum()
+    loss = out.cas.sum() + out.dist_logits.sum()
+    loss = loss + out.recon_visual.sum() + out.recon_audio.sum()
     loss.backward()
     dead = [n for n, p in model.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
     assert not dead
@@ -163,7 +168,7 @@ def test_trainer_uses_the_models_param_groups(tmp_path: Path) -> None:
         "loss": {"name": "tslnet"},
         "train": {"lr": 1e-4},
     }
-    trainer = Trainer(config, root)
+    trainer = build_trainer(config, root)
     assert [g["lr"] for g in trainer.optimizer.param_groups] == [1e-4, 1e-3]
 
 
@@ -174,4 +179,4 @@ def test_bf16_autocast_returns_float32() -> None:
         out = model(feats, mask, face)
     for name, x in outputs(out).items():
         assert x.dtype == torch.float32 and torch.isfinite(x).all(), name
-    (out.cas.sum() + out.extras["recon_visual"].sum()).backward()
+    (out.cas.sum() + out.recon_visual.sum()).backward()

@@ -16,9 +16,10 @@ from sentiloc.data.annotations import read_clicks, read_segments, read_video_inf
 from sentiloc.data.dataset import VideoDataset
 from sentiloc.data.simulate.tsl300 import SimulationSpec, simulate_dataset
 from sentiloc.data.validate import check_dataset
-from sentiloc.engine.inference import forward_videos
-from sentiloc.apps.predict import load_trained, predict_split
-from sentiloc.engine.trainer import train
+from sentiloc.apps.predict import predict_split
+from sentiloc.apps.train import train
+from sentiloc.tasks import load_trained
+from sentiloc.tasks.localization import video_batches, video_outputs
 from sentiloc.core.errors import SentilocError
 from sentiloc.evaluation import evaluate_detection, format_table, load_ground_truth
 from sentiloc.core.io import atomic_write_json, prepare_output_dir
@@ -69,9 +70,9 @@ def plot_examples(out: Path, data: Path, predictions: dict[str, list[dict]], n_t
     train_one = [i for i in infos.values() if i.split == "train"][:1]
     segments = read_segments(data / "videosenti_gt.json")
     clicks = read_clicks(data / trained.exp.data.point_file)
-    dataset = VideoDataset(data, test + train_one, trained.exp.data, dims=trained.dims, stats=trained.stats)
+    dataset = VideoDataset(data, test + train_one, trained.exp.data, dims=trained.dims, stats=trained.extras["stats"])
     paths = []
-    for output in forward_videos(trained.model, dataset, len(trained.classes), cpu, micro_batch=1):
+    for output in video_outputs(trained.model, video_batches(dataset, len(trained.classes)), cpu):
         info = infos[output.video_id]
         gt = [{"segment": [s.start_s, s.end_s], "label": s.label} for s in segments.get(output.video_id, [])]
         video_clicks = [(c.frame / info.fps, c.label) for c in clicks.get(output.video_id, [])]

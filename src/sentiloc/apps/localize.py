@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiloc.data.annotations import VideoInfo
-from sentiloc.data.dataset import VideoItem, face_present_mask
+from sentiloc.data.dataset import VideoItem, collate, face_present_mask
 from sentiloc.data.normalize import standardize
-from sentiloc.engine.inference import forward_videos, inference_model
-from sentiloc.apps.predict import TrainedModel, load_trained
+from sentiloc.engine.inference import inference_model
+from sentiloc.tasks import TrainedModel, load_trained
+from sentiloc.tasks.localization import video_outputs
 from sentiloc.engine.device import resolve_device
 from sentiloc.core.errors import SentilocError
 from sentiloc.features.extract import (
@@ -70,7 +70,7 @@ def check_compatible(trained: TrainedModel, extractors: Extractors, checkpoint: 
     """
     infos = extractors.stream_infos()
     warnings = []
-    recorded = (trained.extractor or {}).get("streams", {})
+    recorded = (trained.extras["extractor"] or {}).get("streams", {})
     for spec in trained.exp.data.modalities:
         if spec.name not in infos:
             raise SentilocError(f"{checkpoint}: the model reads a '{spec.name}' stream; extraction gives only "
@@ -105,19 +105,6 @@ def load_features(out: Path, video: Path, extractors: Extractors, settings: Extr
     return meta
 
 
-class _OneVideo:
-    """The dataset interface :func:`forward_videos` needs, for one in-memory video."""
-
-    def __init__(self, item: VideoItem, info: VideoInfo) -> None:
-        self.item, self.infos = item, [info]
-
-    def __len__(self) -> int:
-        return 1
-
-    def __getitem__(self, i: int) -> VideoItem:
-        return self.item
-
-
 @dataclass
 class Localized:
     """What :func:`localize` wrote, and the segments (ActivityNet entries, best first)."""
@@ -149,20 +136,20 @@ def localize(
         refuse_clobber(path, overwrite)
     torch_device = resolve_device(device)
     trained = load_trained(checkpoint, torch_device)
-    settings = localize_settings(trained.extractor, visual_weights, face_weights)
+    settings = localize_settings(trained.extras["extractor"], visual_weights, face_weights)
     extractors = build_extractors(settings, device)
     warnings = check_compatible(trained, extractors, checkpoint)
     meta = load_features(out, video, extractors, settings, overwrite, progress)
     names = [spec.name for spec in trained.exp.data.modalities]
     streams = {name: np.load(stream_path(out, name, video_id)) for name in names}
     face_present = face_present_mask(streams, trained.exp.data.face)
-    if trained.stats is not None:
-        streams = standardize(streams, face_present, trained.stats, trained.exp.data.face)
-    item = VideoItem(video_id, meta["fps"], streams, face_present, None)
-    info = VideoInfo(video_id, "test", meta["fps"], meta["duration"])
+    stats = trained.extras["stats"]
+    if stats is not None:
+        streams = standardize(streams, face_present, stats, trained.exp.data.face)
+    batch = collate([VideoItem(video_id, meta["fps"], streams, face_present, None)], len(trained.classes))
     model = inference_model(trained.model, torch_device, trained.exp.train.amp)
-    output = next(forward_videos(model, _OneVideo(item, info), len(trained.classes), torch_device, trained.exp.train.amp))
-    proposals = video_proposals(output.cas, output.video_scores, output.fps, trained.exp.post, trained.classes)
+    output = next(video_outputs(model, [batch], torch_device, trained.exp.train.amp))
+    proposals = video_proposals(output.cas, output.video_scores, output.fps, trained.exp.postprocess, trained.classes)
     results = activitynet_results({video_id: proposals})
     segments = sorted(results["results"][video_id], key=lambda seg: -seg["score"])
     write_results(files["json"], results, overwrite=overwrite)

@@ -11,7 +11,7 @@ from sentiloc.core.errors import SentilocError
 
 def cmd_train(args: argparse.Namespace) -> int:
     from sentiloc.core.config import apply_overrides, load_config
-    from sentiloc.engine.trainer import train
+    from sentiloc.apps.train import train
 
     config = None
     if args.config:

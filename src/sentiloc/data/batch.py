@@ -46,6 +46,10 @@ class Batch:
     def __post_init__(self) -> None:
         self.lengths = self.mask.sum(dim=1)
 
+    def inputs(self) -> dict[str, object]:
+        """The keyword arguments of a localization model's ``forward``: what it may see, no labels."""
+        return {"features": self.features, "mask": self.mask, "face_present": self.face_present}
+
     def to(self, device: torch.device | str) -> "Batch":
         """Move every tensor to ``device`` (ids stay on the host)."""
         def move(x: torch.Tensor | None) -> torch.Tensor | None:

@@ -19,7 +19,8 @@ from torch.utils.data import Dataset
 
 from sentiloc.data import layout
 from sentiloc.data.annotations import VideoInfo, read_clicks, read_segments
-from sentiloc.data.perturb import jitter_click_frames, video_rng
+from sentiloc.data.perturb import hide_face_to_fraction, jitter_click_frames
+from sentiloc.core.seeding import video_rng
 from sentiloc.data.batch import Batch
 from sentiloc.data.normalize import FeatureStats, StatsAccumulator, standardize
 from sentiloc.core.timebase import frame_to_snippet, segment_to_snippets
@@ -98,6 +99,10 @@ class DataConfig:
     @property
     def modality_names(self) -> list[str]:
         return [m.name for m in self.modalities]
+
+    def roles(self) -> dict[str, object]:
+        """The stream roles a model is built with: every stream (in order) and the face stream."""
+        return {"modalities": tuple(self.modality_names), "face": self.face}
 
 
 def subsample_to_snippets(rows: np.ndarray, frames_per_snippet: int) -> np.ndarray:
@@ -250,17 +255,6 @@ def _multi_hot(classes: Sequence[int], num_classes: int) -> np.ndarray:
     return labels
 
 
-def split_train_val(video_ids: Sequence[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
-    """Seeded hold-out of ``fraction`` of the training videos for model selection (never the test set)."""
-    ids = sorted(video_ids)
-    n_val = int(round(len(ids) * fraction))
-    if fraction > 0 and n_val == 0 and len(ids) > 1:
-        n_val = 1
-    order = np.random.default_rng(seed).permutation(len(ids))
-    val = {ids[i] for i in order[:n_val]}
-    return [v for v in video_ids if v not in val], [v for v in video_ids if v in val]
-
-
 @dataclass
 class VideoItem:
     """One loaded video: streams on the snippet grid plus its supervision."""
@@ -308,6 +302,30 @@ class VideoDataset(Dataset):
             features = standardize(features, face_present, self.stats, self.cfg.face)
         labels = None if self.supervision is None else self.supervision.by_video.get(info.video_id)
         return VideoItem(info.video_id, info.fps, features, face_present, labels)
+
+
+class FaceMissingDataset(VideoDataset):
+    """A split whose videos lose their face until ``fraction`` of each one's snippets is face-missing.
+
+    The face rows are zeroed as well as flagged, so a hidden face looks exactly like a face the
+    detector never found (an all-zero row) to every model, whether or not it reads ``face_present``.
+    """
+
+    def __init__(self, *args, fraction: float, seed: int, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.cfg.face is None:
+            raise SentilocError("--face-missing: the model was trained without a face stream (data.face)")
+        if not 0.0 <= fraction <= 1.0:
+            raise SentilocError(f"--face-missing {fraction}: a fraction of snippets, between 0 and 1")
+        self.fraction = fraction
+        self.seed = seed
+
+    def __getitem__(self, i: int) -> VideoItem:
+        item = super().__getitem__(i)
+        item.face_present = hide_face_to_fraction(item.face_present, self.fraction, video_rng(self.seed, item.video_id))
+        rows = item.features[self.cfg.face]
+        item.features[self.cfg.face] = np.where(item.face_present[:, None], rows, 0.0).astype(rows.dtype)
+        return item
 
 
 def dense_targets(segments: Sequence[tuple[float, float, int]], length: int, fps: float, num_classes: int) -> np.ndarray:

@@ -14,7 +14,6 @@ training clicks as a careless annotator would.
 
 from __future__ import annotations
 
-import zlib
 
 import numpy as np
 import torch
@@ -49,12 +48,6 @@ def drop_face_runs(face_present: Tensor, mask: Tensor, prob: float, generator: t
 #: Mean length, in snippets, of a face-less run added by :func:`hide_face_to_fraction`: the
 #: simulator's shortest mean face-less run (docs/simulator.md), i.e. about five seconds.
 MEAN_HIDDEN_RUN = 8
-
-
-def video_rng(seed: int, video_id: str) -> np.random.Generator:
-    """A generator that depends only on ``(seed, video_id)``, so a perturbation of one video does
-    not change when other videos are added, removed or visited in another order."""
-    return np.random.default_rng([seed, zlib.crc32(video_id.encode("utf-8"))])
 
 
 def hide_face_to_fraction(face_present: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:

@@ -39,6 +39,7 @@ import numpy as np
 
 from sentiloc.data.annotations import finite_number
 from sentiloc.core.errors import SentilocError
+from sentiloc.evaluation.ap import ranked_metrics
 from sentiloc.core.io import atomic_write_json, load_json, refuse_clobber
 
 DEFAULT_TIOU = np.linspace(0.1, 0.3, 5)
@@ -379,21 +380,6 @@ def _match(gt: _Segments, pred: _Segments, ranked: np.ndarray, thresholds: np.nd
 # --------------------------------------------------------------------------- metrics
 
 
-def _class_metrics(tp: np.ndarray, n_positive: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """AP, mean precision and mean recall per threshold from one class's ranked TP flags ``(n_tiou, K)``.
-
-    VOC-2011 AP pads the curve with (R 0, P 0) and (R 1, P 0), replaces each precision by the
-    best precision at that or a later rank, and sums (R_k - R_k-1) * P_k where recall rises.
-    Recall rises by exactly 1/N_c at each true positive and nowhere else, so the sum is the
-    interpolated precision at the true positives, divided by N_c: fewer temporaries, same value.
-    """
-    tp_cum = np.cumsum(tp, axis=1)
-    precision = tp_cum / np.arange(1, tp.shape[1] + 1)
-    envelope = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
-    ap = np.where(tp, envelope, 0.0).sum(axis=1) / n_positive
-    return ap, precision.mean(axis=1), tp_cum.mean(axis=1) / n_positive
-
-
 def evaluate_detection(
     ground_truth: Mapping, predictions: Mapping, subset: str = "test", tiou: Sequence[float] = DEFAULT_TIOU
 ) -> DetectionResult:
@@ -417,7 +403,7 @@ def evaluate_detection(
     for c in range(n_classes):  # a class without predictions keeps AP = P = R = 0
         if first[c + 1] > first[c]:
             columns = tp[:, first[c]:first[c + 1]]
-            ap[:, c], precision[:, c], recall[:, c] = _class_metrics(columns, n_positive[c])
+            ap[:, c], precision[:, c], recall[:, c] = ranked_metrics(columns, n_positive[c])
     return _result(thresholds, classes, ap, precision, recall, dropped)
 
 

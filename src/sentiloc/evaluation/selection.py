@@ -9,27 +9,23 @@ run is allowed to see:
   not-yet-matched click of its class, and AP is computed over the ranked predictions with the
   clicks as the positives (one click per ground-truth instance, as annotated);
 * video supervision -> :func:`video_classification_map`: AP of the video scores per class.
+
+Each is registered in :data:`SELECTION` under its supervision level, with the name it is logged
+and checkpointed under (``val_mAP``, ``val_click_mAP``, ``val_video_mAP``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-
-def _voc_ap(hits: np.ndarray, n_positive: int) -> float:
-    """All-point interpolated AP of a ranked hit list (the VOC rule the detection evaluator uses)."""
-    if n_positive == 0 or len(hits) == 0:
-        return 0.0
-    tp = np.cumsum(hits)
-    recall = tp / n_positive
-    precision = tp / np.arange(1, len(hits) + 1)
-    precision = np.concatenate([[0.0], precision, [0.0]])
-    recall = np.concatenate([[0.0], recall, [1.0]])
-    precision = np.maximum.accumulate(precision[::-1])[::-1]
-    changed = np.flatnonzero(recall[1:] != recall[:-1]) + 1
-    return float(np.sum((recall[changed] - recall[changed - 1]) * precision[changed]))
+from sentiloc.core.registry import Registry
+from sentiloc.core.timebase import snippet_to_seconds
+from sentiloc.data.dataset import Supervision
+from sentiloc.evaluation.ap import voc_ap
+from sentiloc.evaluation.detection import evaluate_detection
 
 
 def click_hit_map(
@@ -62,7 +58,7 @@ def click_hit_map(
             if len(free):
                 used[vid][free[0]] = True
                 hits[rank] = 1.0
-        aps.append(_voc_ap(hits, sum(len(t) for t in times.values())))
+        aps.append(voc_ap(hits, sum(len(t) for t in times.values())))
     return float(np.mean(aps)) if aps else 0.0
 
 
@@ -71,5 +67,68 @@ def video_classification_map(scores: np.ndarray, labels: np.ndarray) -> float:
     aps = []
     for c in range(labels.shape[1]):
         order = np.argsort(-scores[:, c], kind="stable")
-        aps.append(_voc_ap(labels[order, c], int(labels[:, c].sum())))
+        aps.append(voc_ap(labels[order, c], int(labels[:, c].sum())))
     return float(np.mean(aps)) if aps else 0.0
+
+
+@dataclass(frozen=True)
+class ValidationSet:
+    """What a selection metric may read of the validation videos: their predictions and own labels.
+
+    Attributes:
+        proposals: video -> ActivityNet-style entries (seconds), best first or in any order.
+        video_scores: video -> ``(C,)`` video-level class scores.
+        supervision: video -> the labels of the run's supervision level (nothing more).
+        fps: video -> native frame rate (click frames -> seconds).
+        classes: class names in index order.
+    """
+
+    proposals: Mapping[str, Sequence[Mapping]]
+    video_scores: Mapping[str, np.ndarray]
+    supervision: Mapping[str, Supervision]
+    fps: Mapping[str, float]
+    classes: Sequence[str]
+
+
+@dataclass(frozen=True)
+class SelectionMetric:
+    """A validation score to maximise, and the name it is logged under."""
+
+    name: str
+    score: Callable[[ValidationSet], float]
+
+
+SELECTION: Registry[SelectionMetric] = Registry("selection metric", "data.supervision")
+
+
+def _dense_map(val: ValidationSet) -> float:
+    """Detection average mAP against the validation videos' dense segments (full supervision)."""
+    database = {
+        v: {"subset": "val", "annotations": [
+            {"segment": [s, e], "label": val.classes[c]} for s, e, c in val.supervision[v].segments
+        ]}
+        for v in val.proposals
+    }
+    return float(evaluate_detection({"database": database}, {"results": dict(val.proposals)}, subset="val").average_mAP)
+
+
+def _click_map(val: ValidationSet) -> float:
+    """:func:`click_hit_map` with each click at the centre of its snippet, in seconds (point supervision)."""
+    clicks = {
+        v: [(float(snippet_to_seconds(t + 0.5, val.fps[v])), val.classes[c])
+            for t, c in zip(val.supervision[v].clicks_t, val.supervision[v].clicks_cls)]
+        for v in val.proposals
+    }
+    return click_hit_map(val.proposals, clicks, val.classes)
+
+
+def _video_map(val: ValidationSet) -> float:
+    """:func:`video_classification_map` of the video scores against the video labels (video supervision)."""
+    videos = list(val.video_scores)
+    return video_classification_map(np.stack([val.video_scores[v] for v in videos]),
+                                    np.stack([val.supervision[v].video_labels for v in videos]))
+
+
+SELECTION.register("full")(SelectionMetric("val_mAP", _dense_map))
+SELECTION.register("point")(SelectionMetric("val_click_mAP", _click_map))
+SELECTION.register("video")(SelectionMetric("val_video_mAP", _video_map))

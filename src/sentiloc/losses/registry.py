@@ -1,60 +1,75 @@
-"""Objective registry: the ``loss:`` section of a config names its training objective.
+"""Objective registry: the ``loss:`` section names its training objective (``loss.name``).
 
-``loss.name`` (default ``fsenet``) picks a (config dataclass, objective class) pair, mirroring
-the model registry, so each method keeps its own typed loss options while the trainer stays
-method-agnostic. The rest of the section becomes that dataclass via :func:`typed_section`. An objective is called as ``objective(out, batch) -> {"total": ..., ...}``.
+Each objective registers its config dataclass and class (:func:`register_objective`), so every
+method keeps its own typed loss options while the training loop stays method-agnostic. An
+objective is called as ``objective(out, batch) -> {"total": ..., ...}``; it declares the model
+output type it needs (:attr:`Objective.needs`), and :func:`build_objective` refuses a model
+whose outputs do not carry it.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 
-from sentiloc.core.config import section
-from sentiloc.data.batch import Batch
 from sentiloc.core.errors import SentilocError
-from sentiloc.losses.objectives.baselines import FrameConfig, FrameObjective, MILConfig, MILObjective
-from sentiloc.losses.objectives.fsenet import FSENetObjective, ObjectiveConfig
-from sentiloc.losses.objectives.tslnet import TSLNetLossConfig, TSLNetObjective
-from sentiloc.models.output import ModelOutput
+from sentiloc.core.experiment import ComponentSpec, build_options
+from sentiloc.core.registry import Registry
+from sentiloc.data.batch import Batch
+from sentiloc.models.base import LocalizationOutput
+from sentiloc.models.registry import MODELS
 
 
-class Objective(Protocol):
-    def __call__(self, out: ModelOutput, batch: Batch) -> dict[str, torch.Tensor]: ...
+class Objective:
+    """Base of every objective: built from its options, the supervision level and the class count."""
+
+    #: The model output type the objective reads (a model's ``output_type`` must be this or a subclass).
+    needs: ClassVar[type] = LocalizationOutput
+
+    def __call__(self, out: Any, batch: Batch) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
 
 
-OBJECTIVES: dict[str, tuple[type, type]] = {
-    "fsenet": (ObjectiveConfig, FSENetObjective),
-    "mil": (MILConfig, MILObjective),
-    "frame": (FrameConfig, FrameObjective),
-    "tslnet": (TSLNetLossConfig, TSLNetObjective),
-}
+@dataclass(frozen=True)
+class ObjectiveEntry:
+    config: type
+    objective: type[Objective]
 
 
-def objective_config(config: dict[str, Any]) -> tuple[str, Any]:
-    """``(name, typed options)`` of a config's ``loss:`` section."""
-    values = dict(config.get("loss") or {})
-    name = values.pop("name", "fsenet")
-    if name not in OBJECTIVES:
-        raise SentilocError(f"loss.name {name!r}: unknown objective; known objectives: {', '.join(sorted(OBJECTIVES))}")
-    return name, typed_section(OBJECTIVES[name][0], values, "loss")
+OBJECTIVES: Registry[ObjectiveEntry] = Registry("objective", "loss.name")
 
 
-def typed_section(cls: type, values: dict[str, Any] | None, name: str) -> Any:
-    """``cls(**values)`` for a config dataclass, with unknown keys reported under ``name``.
+def register_objective(name: str, config_cls: type) -> Callable[[type[Objective]], type[Objective]]:
+    """Class decorator: ``@register_objective("fsenet", ObjectiveConfig)``."""
 
-    A field whose default is itself a config dataclass (FSENet's ``loss.pseudo``) is a nested
-    section, built and checked the same way, so no objective needs its own parser.
-    """
-    values = section({name: values}, name, {f.name for f in dataclasses.fields(cls)})
-    for f in dataclasses.fields(cls):
-        if f.name in values and dataclasses.is_dataclass(f.default_factory):
-            values[f.name] = typed_section(f.default_factory, values[f.name], f"{name}.{f.name}")
-    return cls(**values)
+    def add(objective_cls: type[Objective]) -> type[Objective]:
+        OBJECTIVES.register(name)(ObjectiveEntry(config_cls, objective_cls))
+        return objective_cls
+
+    return add
 
 
-def build_objective(name: str, options: Any, supervision: str, num_classes: int) -> Objective:
-    """Instantiate objective ``name`` for a supervision level (``point``, ``video`` or ``full``)."""
-    return OBJECTIVES[name][1](options, supervision, num_classes)
+def objective_options(spec: ComponentSpec, derived: Mapping[str, Any] | None = None) -> Any:
+    """The typed options of the objective ``spec`` names (unknown keys reported under ``loss``)."""
+    return build_options(OBJECTIVES.get(spec.name).config, spec, derived or {})
+
+
+def check_fit(loss_name: str, model_name: str) -> None:
+    """Refuse a model whose outputs lack what the objective reads, naming the models that fit."""
+    needs = OBJECTIVES.get(loss_name).objective.needs
+    if not issubclass(MODELS.get(model_name).model.output_type, needs):
+        fitting = [name for name, entry in MODELS.items() if issubclass(entry.model.output_type, needs)]
+        raise SentilocError(
+            f"loss.name {loss_name!r} reads {needs.__name__}, which model.name {model_name!r} does not return; "
+            f"use it with model.name {' or '.join(repr(n) for n in fitting)}"
+        )
+
+
+def build_objective(spec: ComponentSpec, derived: Mapping[str, Any], supervision: str, model_name: str) -> Objective:
+    """Instantiate the objective ``spec`` names for ``supervision`` and a model called ``model_name``."""
+    check_fit(spec.name, model_name)
+    entry = OBJECTIVES.get(spec.name)
+    return entry.objective(objective_options(spec, derived), supervision, int(derived["num_classes"]))

@@ -1,9 +1,14 @@
-"""Localization models: shared bricks (:mod:`.blocks`), FSENet, and the name -> model registry."""
+"""Models: masked building blocks (:mod:`.blocks`), tensor ops (:mod:`.ops`), the base model and
+typed outputs (:mod:`.base`), the registry (:mod:`.registry`) and the models of each task.
 
+Importing this package registers every shipped model.
+"""
+
+from sentiloc.models.base import BaseModel, LocalizationOutput, TSLNetOutput
 from sentiloc.models.localization.fsenet import FSENet, FSENetConfig
 from sentiloc.models.localization.fusion import FusionNet, FusionNetConfig
-from sentiloc.models.output import ModelOutput
-from sentiloc.models.registry import MODELS, build_model
 from sentiloc.models.localization.tslnet import TSLNet, TSLNetConfig
+from sentiloc.models.registry import MODELS, build_model
 
-__all__ = ["FSENet", "FSENetConfig", "FusionNet", "FusionNetConfig", "MODELS", "ModelOutput", "TSLNet", "TSLNetConfig", "build_model"]
+__all__ = ["BaseModel", "FSENet", "FSENetConfig", "FusionNet", "FusionNetConfig", "LocalizationOutput", "MODELS",
+           "TSLNet", "TSLNetConfig", "TSLNetOutput", "build_model"]

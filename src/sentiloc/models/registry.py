@@ -1,47 +1,46 @@
-"""Model registry: build any localization model from its name and a plain config dict.
+"""Model registry: every model registers its config dataclass and class under a ``model.name``.
 
-Each entry pairs a config dataclass with the model class, so unknown or misspelt options are
-reported against the config's field names at load time instead of deep inside ``__init__``.
-TSL-Net, the MIL and frame baselines register here the same way.
+Options are typed against the config dataclass (:func:`sentiloc.core.experiment.build_options`),
+so unknown or misspelt options are reported by field name at load time instead of deep inside
+``__init__``; the dims, class count and stream roles come from the data, not the YAML.
 """
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from torch import nn
-
-from sentiloc.core.errors import SentilocError
-from sentiloc.models.localization.fsenet import FSENet, FSENetConfig
-from sentiloc.models.localization.fusion import FusionNet, FusionNetConfig
-from sentiloc.models.localization.tslnet import TSLNet, TSLNetConfig
-
-MODELS: dict[str, tuple[type, type[nn.Module]]] = {
-    "fsenet": (FSENetConfig, FSENet),
-    "fusion": (FusionNetConfig, FusionNet),
-    "tslnet": (TSLNetConfig, TSLNet),
-}
+from sentiloc.core.experiment import ComponentSpec, build_options
+from sentiloc.core.registry import Registry
+from sentiloc.models.base import BaseModel
 
 
-def build_model(name: str, params: dict[str, Any]) -> nn.Module:
-    """Instantiate model ``name`` with ``Config(**params)``.
+@dataclass(frozen=True)
+class ModelEntry:
+    config: type
+    model: type[BaseModel]
+
+
+MODELS: Registry[ModelEntry] = Registry("model", "model.name")
+
+
+def register_model(name: str, config_cls: type) -> Callable[[type[BaseModel]], type[BaseModel]]:
+    """Class decorator: ``@register_model("fsenet", FSENetConfig)``."""
+
+    def add(model_cls: type[BaseModel]) -> type[BaseModel]:
+        MODELS.register(name)(ModelEntry(config_cls, model_cls))
+        return model_cls
+
+    return add
+
+
+def build_model(spec: ComponentSpec, derived: Mapping[str, Any]) -> BaseModel:
+    """Instantiate the model ``spec`` names, with the values ``derived`` from the data.
 
     Raises:
-        SentilocError: unknown model name, unknown or missing option (listing the valid ones),
-            or an invalid value rejected by the config.
+        SentilocError: unknown model name, unknown or mistyped option (listing the valid ones),
+            an option that contradicts the data, or an invalid value rejected by the config.
     """
-    if name not in MODELS:
-        raise SentilocError(f"unknown model '{name}'; known models: {', '.join(sorted(MODELS))}")
-    config_cls, model_cls = MODELS[name]
-    fields = {f.name: f for f in dataclasses.fields(config_cls)}
-    unknown = sorted(set(params) - set(fields))
-    if unknown:
-        raise SentilocError(f"model '{name}' has no option(s) {unknown}; valid options: {', '.join(fields)}")
-    required = [
-        n for n, f in fields.items()
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and n not in params
-    ]
-    if required:
-        raise SentilocError(f"model '{name}' needs option(s) {required}")
-    return model_cls(config_cls(**params))
+    entry = MODELS.get(spec.name)
+    return entry.model(build_options(entry.config, spec, derived))

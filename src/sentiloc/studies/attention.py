@@ -28,7 +28,7 @@ import torch
 
 from sentiloc.data.annotations import read_video_infos
 from sentiloc.data.dataset import VideoDataset, collate, dense_targets
-from sentiloc.apps.predict import load_trained
+from sentiloc.tasks import load_trained
 from sentiloc.core.errors import SentilocError
 from sentiloc.evaluation.detection import load_ground_truth
 from sentiloc.models.blocks import CrossAttention
@@ -113,7 +113,7 @@ def probe_attention(checkpoint: Path, data_root: Path, split: str = "test", wind
         raise SentilocError(f"{checkpoint}: this model has no attention layer to probe (e.g. fci_stages: 0)")
     ground_truth = load_ground_truth(Path(data_root) / "gt.json")["database"]
     infos = list(read_video_infos(Path(data_root), (split,)).values())
-    dataset = VideoDataset(data_root, infos, trained.exp.data, dims=trained.dims, stats=trained.stats)
+    dataset = VideoDataset(data_root, infos, trained.exp.data, dims=trained.dims, stats=trained.extras["stats"])
 
     seen: dict[str, tuple] = {}
     handles = [
@@ -127,7 +127,7 @@ def probe_attention(checkpoint: Path, data_root: Path, split: str = "test", wind
             batch = collate([item], len(trained.classes))
             seen.clear()
             with torch.no_grad():
-                trained.model(batch.features, batch.mask, batch.face_present, cas_only=True)
+                trained.model(**batch.inputs(), cas_only=True)
                 length = batch.mask.shape[1]
                 entry = ground_truth.get(item.video_id, {"annotations": []})
                 state = snippet_states(entry["annotations"], trained.classes, length, item.fps)

@@ -30,7 +30,7 @@ from typing import Any
 from sentiloc.core.config import CONFIG_DIR, apply_overrides, load_config, resolve_config_path
 from sentiloc.engine.checkpoint import load_checkpoint
 from sentiloc.apps.predict import predict_split
-from sentiloc.engine.trainer import Experiment, train
+from sentiloc.apps.train import check_config, train
 from sentiloc.core.errors import SentilocError
 from sentiloc.evaluation.detection import evaluate_detection, load_ground_truth
 from sentiloc.core.io import atomic_write_json, atomic_write_text, load_json
@@ -110,7 +110,7 @@ def resolve_config(name_or_path: str, overrides: Sequence[str], epochs: int | No
     config = apply_overrides(load_config(name_or_path), list(overrides))
     if epochs is not None:
         config = apply_overrides(config, [f"train.epochs={epochs}"])
-    Experiment.from_config(config)
+    check_config(config)
     return config
 
 

@@ -33,8 +33,8 @@ from sentiloc.studies.matrix import (
     say,
     summarize,
 )
-from sentiloc.apps.predict import FaceMissingDataset
-from sentiloc.engine.trainer import Experiment
+from sentiloc.apps.train import check_config
+from sentiloc.data.dataset import FaceMissingDataset
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.io import atomic_write_text
 from sentiloc.viz.sensitivity import plot_curves, plot_heatmap
@@ -95,7 +95,7 @@ def point_overrides(params: Mapping[str, float]) -> list[str]:
 
 def check_study_config(study: str, name: str, config: Mapping[str, Any]) -> None:
     """Refuse a config the study cannot perturb, before anything trains."""
-    data = Experiment.from_config(dict(config)).data
+    data = check_config(config).data
     if study == "face" and data.face is None:
         raise SentilocError(f"--study face: config {name} reads no face stream (data.face); choose one that does")
     if study == "jitter" and data.supervision != "point":
@@ -104,7 +104,7 @@ def check_study_config(study: str, name: str, config: Mapping[str, Any]) -> None
 
 def face_missing_share(data_root: Path, config: Mapping[str, Any], fraction: float, seed: int) -> float:
     """The share of face-missing test snippets that predicting with ``fraction`` actually sees."""
-    cfg = Experiment.from_config(dict(config)).data
+    cfg = check_config(config).data
     infos = list(read_video_infos(data_root, ("test",)).values())
     dataset = FaceMissingDataset(data_root, infos, cfg, fraction=fraction, seed=seed)
     present = np.concatenate([dataset[i].face_present for i in range(len(dataset))])

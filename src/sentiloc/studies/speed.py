@@ -25,8 +25,8 @@ import torch
 from sentiloc.data.annotations import read_video_infos
 from sentiloc.data.dataset import VideoDataset, collate
 from sentiloc.engine.device import autocast
-from sentiloc.engine.inference import predict
-from sentiloc.engine.trainer import Trainer
+from sentiloc.apps.train import build_trainer
+from sentiloc.tasks.localization import predict_proposals
 from sentiloc.evaluation.detection import evaluate_detection
 
 REFERENCE = {
@@ -103,22 +103,25 @@ def benchmark_speed(config: dict[str, Any], data_root: Path, train_videos: int |
                     threads: int = 2, infer_repeats: int = 3) -> SpeedReport:
     """Time training steps, the longest video and test-split inference for ``config`` on ``data_root``."""
     torch.set_num_threads(threads)
-    trainer = Trainer(config, data_root)
-    all_infos = trainer.train_set.infos
+    trainer = build_trainer(config, data_root)
+    train_set = trainer.data.train_set
+    all_infos = train_set.infos
     n_epoch = len(all_infos)
     n_train = n_epoch if train_videos is None else min(train_videos, n_epoch)
-    trainer.train_set.infos = all_infos[: min(2, n_train)]
+    train_set.infos = all_infos[: min(2, n_train)]
+    trainer.rebuild_loader()
     trainer.train_epoch()  # warm-up: allocator, thread pool and page cache
-    trainer.train_set.infos = all_infos[:n_train]
-    snippets = sum(len(trainer.train_set[i].face_present) for i in range(n_train))
+    train_set.infos = all_infos[:n_train]
+    trainer.rebuild_loader()
+    snippets = sum(len(train_set[i].face_present) for i in range(n_train))
     tic = time.perf_counter()
     trainer.train_epoch()
     train_s = time.perf_counter() - tic
-    longest = max(range(n_train), key=lambda i: trainer.train_set.infos[i].duration_s * trainer.train_set.infos[i].fps)
-    batch = collate([trainer.train_set[longest]], trainer.exp.data.num_classes)
+    longest = max(range(n_train), key=lambda i: train_set.infos[i].duration_s * train_set.infos[i].fps)
+    batch = collate([train_set[longest]], trainer.exp.data.num_classes)
     tic = time.perf_counter()
     with autocast(trainer.device, trainer.exp.train.amp):
-        out_ = trainer.model(batch.features, batch.mask, batch.face_present)
+        out_ = trainer.model(**batch.inputs())
     trainer.objective(out_, batch)["total"].backward()
     longest_s = time.perf_counter() - tic
     train_rss = _peak_rss_gib()
@@ -126,8 +129,9 @@ def benchmark_speed(config: dict[str, Any], data_root: Path, train_videos: int |
     infer_runs = []
     for _ in range(max(1, infer_repeats)):
         tic = time.perf_counter()
-        dataset = VideoDataset(data_root, infos, trainer.exp.data, dims=trainer.dims, stats=trainer.stats)
-        predict(trainer.model, dataset, list(trainer.exp.data.classes), trainer.exp.post, trainer.device, trainer.exp.train.amp)
+        dataset = VideoDataset(data_root, infos, trainer.exp.data, dims=trainer.data.dims, stats=train_set.stats)
+        predict_proposals(trainer.model, dataset, list(trainer.exp.data.classes), trainer.exp.postprocess, trainer.device,
+                          trainer.exp.train.amp)
         infer_runs.append(time.perf_counter() - tic)
     infer_s = statistics.median(infer_runs)
     full_epoch = train_s * n_epoch / n_train

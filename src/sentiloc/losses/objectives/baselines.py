@@ -31,7 +31,8 @@ from sentiloc.core.errors import SentilocError
 from sentiloc.losses.frame import frame_loss
 from sentiloc.models.ops import masked_topk_mean
 from sentiloc.losses.video import video_bce
-from sentiloc.models.output import ModelOutput
+from sentiloc.losses.registry import Objective, register_objective
+from sentiloc.models.base import LocalizationOutput
 
 
 def _require_supervision(name: str, supervision: str, needed: str) -> None:
@@ -84,7 +85,8 @@ class MILConfig:
         _check_non_negative("loss", lambda_suppression=self.lambda_suppression)
 
 
-class MILObjective:
+@register_objective("mil", MILConfig)
+class MILObjective(Objective):
     """Top-k MIL with a background class and optional suppression; reads only video labels."""
 
     def __init__(self, cfg: MILConfig, supervision: str, num_classes: int) -> None:
@@ -92,7 +94,7 @@ class MILObjective:
         self.cfg = cfg
         self.num_classes = num_classes
 
-    def __call__(self, out: ModelOutput, batch: Batch) -> dict[str, Tensor]:
+    def __call__(self, out: LocalizationOutput, batch: Batch) -> dict[str, Tensor]:
         cfg, labels = self.cfg, batch.video_labels
         bag_scores = masked_topk_mean(out.cas, batch.mask, cfg.r_act)  # (B, C + 1), ∅ included
         terms = {"mil": video_bce(bag_scores, with_background(labels))}
@@ -123,7 +125,8 @@ class FrameConfig:
         _check_non_negative("loss", gamma=self.gamma, lambda_video=self.lambda_video)
 
 
-class FrameObjective:
+@register_objective("frame", FrameConfig)
+class FrameObjective(Objective):
     """Fully supervised per-snippet focal BCE on the dense targets; never reads clicks."""
 
     def __init__(self, cfg: FrameConfig, supervision: str, num_classes: int) -> None:
@@ -131,7 +134,7 @@ class FrameObjective:
         _require_supervision("frame", supervision, "full")
         self.cfg = cfg
 
-    def __call__(self, out: ModelOutput, batch: Batch) -> dict[str, Tensor]:
+    def __call__(self, out: LocalizationOutput, batch: Batch) -> dict[str, Tensor]:
         cfg = self.cfg
         # Every real snippet has an exact target, so all weigh 1 (padding is masked by frame_loss).
         weight = batch.mask.to(out.cas.dtype)

@@ -20,7 +20,8 @@ from sentiloc.losses.contrastive import pssc_loss
 from sentiloc.losses.frame import frame_loss
 from sentiloc.losses.pseudo_labels.strategies import PseudoLabelConfig, point_targets
 from sentiloc.losses.video import video_bce, video_loss_paper
-from sentiloc.models.output import ModelOutput
+from sentiloc.losses.registry import Objective, register_objective
+from sentiloc.models.base import LocalizationOutput
 
 
 @dataclass
@@ -51,7 +52,8 @@ def pseudo_points(cas: torch.Tensor, mask: torch.Tensor, video_labels: torch.Ten
     return point_t, point_cls, video_labels > 0
 
 
-class FSENetObjective:
+@register_objective("fsenet", ObjectiveConfig)
+class FSENetObjective(Objective):
     """Computes every loss term of FSENet for one batch; returns a dict with ``total``."""
 
     def __init__(self, cfg: ObjectiveConfig, supervision: str, num_classes: int) -> None:
@@ -59,7 +61,7 @@ class FSENetObjective:
         self.supervision = supervision
         self.num_classes = num_classes
 
-    def targets(self, out: ModelOutput, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, tuple | None]:
+    def targets(self, out: LocalizationOutput, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, tuple | None]:
         """Frame targets ŷ ``(B, T, C+1)``, their weights ``(B, T)`` and the (pseudo-)points used."""
         if self.supervision == "full":
             weight = batch.mask.to(out.cas.dtype)
@@ -71,7 +73,7 @@ class FSENetObjective:
         targets, weight = point_targets(*points, out.cas.detach(), batch.mask, self.cfg.pseudo)
         return targets, weight, points
 
-    def __call__(self, out: ModelOutput, batch: Batch) -> dict[str, torch.Tensor]:
+    def __call__(self, out: LocalizationOutput, batch: Batch) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         targets, weight, points = self.targets(out, batch)
         terms: dict[str, torch.Tensor] = {}
@@ -92,7 +94,7 @@ class FSENetObjective:
         terms["total"] = total
         return terms
 
-    def _pssc(self, out: ModelOutput, batch: Batch, points: tuple | None) -> torch.Tensor:
+    def _pssc(self, out: LocalizationOutput, batch: Batch, points: tuple | None) -> torch.Tensor:
         if points is None:
             members = batch.dense[..., : self.num_classes] > 0
             dummy = torch.zeros(batch.mask.shape[0], 1, dtype=torch.long, device=batch.mask.device)

@@ -30,10 +30,11 @@ from sentiloc.losses.contrastive import reverse_mapping_loss
 from sentiloc.losses.frame import EPS, focal_bce
 from sentiloc.losses.pseudo_labels.greedy_search import TAU_BG, greedy_search_batch
 from sentiloc.losses.video import label_distribution_kl
-from sentiloc.models.output import ModelOutput
+from sentiloc.losses.clicks import valid_clicks
+from sentiloc.losses.registry import Objective, register_objective
+from sentiloc.models.base import TSLNetOutput
 
 CPC_SIGNS = ("paper", "code")
-NEEDED_EXTRAS = ("dist_video", "feat_visual", "feat_audio", "recon_visual", "recon_audio")
 
 
 @dataclass
@@ -75,11 +76,6 @@ def fused_cas(cas: Tensor) -> Tensor:
     return torch.cat([cas[..., :-1] * (1.0 - background), background], dim=-1)
 
 
-def valid_clicks(point_t: Tensor, point_mask: Tensor, mask: Tensor) -> Tensor:
-    """``(B, P)`` bool: real clicks on real snippets (a click on padding is dropped)."""
-    return point_mask & (point_t >= 0) & (point_t < mask.sum(dim=1, keepdim=True))
-
-
 def click_targets(
     point_t: Tensor, point_cls: Tensor, valid: Tensor, length: int, num_classes: int, on: float, off: float
 ) -> tuple[Tensor, Tensor]:
@@ -119,7 +115,10 @@ def per_video_focal(
     return weighted.sum(dim=(1, 2)) / (norm.sum(dim=1) + EPS)
 
 
-class TSLNetObjective:
+@register_objective("tslnet", TSLNetLossConfig)
+class TSLNetObjective(Objective):
+    needs = TSLNetOutput
+
     """Computes every loss term of TSL-Net for one batch; returns a dict with ``total``."""
 
     def __init__(self, cfg: TSLNetLossConfig, supervision: str, num_classes: int) -> None:
@@ -131,23 +130,19 @@ class TSLNetObjective:
         self.cfg = cfg
         self.num_classes = num_classes
 
-    def __call__(self, out: ModelOutput, batch: Batch) -> dict[str, Tensor]:
+    def __call__(self, out: TSLNetOutput, batch: Batch) -> dict[str, Tensor]:
         cfg, c = self.cfg, self.num_classes
-        extras = out.extras or {}
-        missing = [k for k in NEEDED_EXTRAS if k not in extras]
-        if missing:
-            raise SentilocError(
-                f"loss 'tslnet' needs the model outputs {missing}; use it with model 'tslnet' in training mode"
-            )
+        if out.recon_visual is None or out.recon_audio is None:
+            raise SentilocError("loss 'tslnet' needs the reverse mappings, which the model skips under cas_only")
         mask = batch.mask
         valid = valid_clicks(batch.point_t, batch.point_mask, mask)
         terms: dict[str, Tensor] = {}
 
-        fuse = reverse_mapping_loss(extras["feat_visual"], extras["recon_visual"], mask) + reverse_mapping_loss(
-            extras["feat_audio"], extras["recon_audio"], mask
+        fuse = reverse_mapping_loss(out.feat_visual, out.recon_visual, mask) + reverse_mapping_loss(
+            out.feat_audio, out.recon_audio, mask
         )
         terms["fuse"] = fuse if cfg.cpc_sign == "paper" else -fuse
-        terms["video"] = label_distribution_kl(extras["dist_video"], class_counts(batch.point_cls, valid, c))
+        terms["video"] = label_distribution_kl(out.dist_video, class_counts(batch.point_cls, valid, c))
 
         pred = fused_cas(out.cas)
         point_targets, point_weight = click_targets(

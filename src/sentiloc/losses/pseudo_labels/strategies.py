@@ -43,6 +43,7 @@ import torch
 from torch import Tensor
 
 from sentiloc.core.errors import SentilocError
+from sentiloc.losses.clicks import valid_clicks
 from sentiloc.losses.pseudo_labels.greedy_search import background_seeds_batch
 
 STRATEGIES = ("bspg", "threshold", "none", "gaussian")
@@ -95,12 +96,6 @@ class PseudoLabelConfig:
 
 # --------------------------------------------------------------------------------------------
 # shared helpers
-
-
-def _valid_points(point_t: Tensor, point_mask: Tensor, mask: Tensor) -> Tensor:
-    """``(B, P)`` bool: real clicks that fall on a real snippet (a click on padding is dropped)."""
-    lengths = mask.sum(dim=1, keepdim=True)
-    return point_mask & (point_t >= 0) & (point_t < lengths)
 
 
 def _class_track(cas: Tensor, point_cls: Tensor) -> Tensor:
@@ -253,7 +248,7 @@ def point_targets(
     num_classes = cas.shape[-1] - 1
     dtype = cas.dtype
     bg_score = cas[..., num_classes]  # (B, T)
-    valid = _valid_points(point_t, point_mask, mask)
+    valid = valid_clicks(point_t, point_mask, mask)
     point_t = torch.where(valid, point_t, torch.zeros_like(point_t))
 
     if cfg.strategy == "gaussian":

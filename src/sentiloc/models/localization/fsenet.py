@@ -23,7 +23,8 @@ from torch.utils.checkpoint import checkpoint
 from sentiloc.core.errors import SentilocError
 from sentiloc.models.ops import masked_topk_mean
 from sentiloc.models.blocks import ClassHead, CrossAttention, ModalityAlign
-from sentiloc.models.output import ModelOutput, sigmoid_cas
+from sentiloc.models.base import BaseModel, LocalizationOutput, sigmoid_cas
+from sentiloc.models.registry import register_model
 
 PSSC_FEATURES = ("fmix", "gsp_trunk")
 
@@ -146,7 +147,8 @@ class FaceCentricInteraction(nn.Module):
         return torch.cat([v2, a2], dim=-1)
 
 
-class FSENet(nn.Module):
+@register_model("fsenet", FSENetConfig)
+class FSENet(BaseModel):
     """Face-guided sentiment localization network (FSENet); see the module docstring.
 
     Only the parts a configuration uses are built (no FCI attention with ``fci_stages=0``, no
@@ -168,7 +170,7 @@ class FSENet(nn.Module):
 
     def forward(
         self, features: dict[str, Tensor], mask: Tensor, face_present: Tensor, cas_only: bool = False
-    ) -> ModelOutput:
+    ) -> LocalizationOutput:
         """Score every snippet of a padded batch.
 
         Args:
@@ -179,7 +181,7 @@ class FSENet(nn.Module):
                 GSP is the largest layer of the model, so inference is ~40% cheaper without it.
 
         Returns:
-            :class:`ModelOutput` in float32 (also under bf16 autocast), zero at padding.
+            :class:`LocalizationOutput` in float32 (also under bf16 autocast), zero at padding.
         """
         cfg, c = self.cfg, self.cfg.num_classes
         mask = mask.bool()
@@ -206,7 +208,7 @@ class FSENet(nn.Module):
             global_cas = torch.cat([w * cas[..., :c], (1.0 - w) * cas[..., c:]], dim=-1)
             embeddings = f_mix if cfg.pssc_feature == "fmix" else gsp_trunk
 
-        return ModelOutput(
+        return LocalizationOutput(
             cas=cas,
             global_cas=global_cas,
             w_sent=w_sent,

@@ -22,7 +22,8 @@ from torch import Tensor, nn
 from sentiloc.core.errors import SentilocError
 from sentiloc.models.ops import masked_topk_mean
 from sentiloc.models.blocks import ClassHead, ModalityAlign
-from sentiloc.models.output import ModelOutput, sigmoid_cas
+from sentiloc.models.base import BaseModel, LocalizationOutput, sigmoid_cas
+from sentiloc.models.registry import register_model
 
 
 @dataclass
@@ -67,7 +68,8 @@ class FusionNetConfig:
             )
 
 
-class FusionNet(nn.Module):
+@register_model("fusion", FusionNetConfig)
+class FusionNet(BaseModel):
     """Aligned modalities, concatenated, one temporal trunk and a C + 1 sigmoid classifier."""
 
     def __init__(self, cfg: FusionNetConfig) -> None:
@@ -80,7 +82,7 @@ class FusionNet(nn.Module):
 
     def forward(
         self, features: dict[str, Tensor], mask: Tensor, face_present: Tensor, cas_only: bool = False
-    ) -> ModelOutput:
+    ) -> LocalizationOutput:
         """Score every snippet of a padded batch (same contract as :class:`~sentiloc.models.FSENet`).
 
         Args:
@@ -91,7 +93,7 @@ class FusionNet(nn.Module):
             cas_only: accepted for interface parity; FusionNet has no branch to skip.
 
         Returns:
-            :class:`ModelOutput` in float32 with ``global_cas`` None, ``w_sent`` = the real-snippet
+            :class:`LocalizationOutput` in float32 with ``global_cas`` None, ``w_sent`` = the real-snippet
             mask (no GSP weighting) and the trunk activation as embeddings; zero at padding.
         """
         cfg, c = self.cfg, self.cfg.num_classes
@@ -100,7 +102,7 @@ class FusionNet(nn.Module):
         aligned = self.align(features, {m: face_mask if m == cfg.face else mask for m in cfg.modalities})
         logits, trunk = self.cas_head(torch.cat([aligned[m] for m in cfg.modalities], dim=-1), mask)
         cas = sigmoid_cas(logits, mask)
-        return ModelOutput(
+        return LocalizationOutput(
             cas=cas,
             global_cas=None,
             w_sent=mask.float(),

@@ -8,8 +8,8 @@ Data flow for a padded batch, all ``(B, T, ·)``; the face stream is never read:
     [CLS, DIST] = Linear(Dropout(f_z))                         (C + 1 each, no bias)
     y   = σ(CLS);   F'_m(f_z) for m ∈ {v, a} (reverse mappings, training only)
 
-Everything the TSL-Net objective needs beyond ``y`` travels in :attr:`ModelOutput.extras`
-(names in :data:`EXTRAS`). The video distribution D^vid is a softmax over DIST's C class columns
+Everything the TSL-Net objective needs beyond ``y`` is a field of :class:`TSLNetOutput`.
+The video distribution D^vid is a softmax over DIST's C class columns
 only (C-TSL); its ∅ column exists because the paper's heads both have C + 1 outputs.
 """
 
@@ -25,10 +25,10 @@ from torch import Tensor, nn
 from sentiloc.core.errors import SentilocError
 from sentiloc.models.ops import masked_topk_mean
 from sentiloc.models.blocks import ClassHead, MaskedConv1d, ModalityAlign
-from sentiloc.models.output import ModelOutput, sigmoid_cas
+from sentiloc.models.base import BaseModel, TSLNetOutput, sigmoid_cas
+from sentiloc.models.registry import register_model
 
 AUDIO_ENCODERS = ("auto", "cnn", "conv")
-EXTRAS = ("dist_logits", "dist_video", "feat_visual", "feat_audio", "recon_visual", "recon_audio")
 
 
 @dataclass
@@ -201,7 +201,10 @@ class ConvStack(nn.Module):
         return x
 
 
-class TSLNet(nn.Module):
+@register_model("tslnet", TSLNetConfig)
+class TSLNet(BaseModel):
+    output_type = TSLNetOutput
+
     """TSL-Net for temporal sentiment localization; see the module docstring.
 
     The reverse mappings F'_v, F'_a exist only for the CPC loss L_fuse: they are skipped with
@@ -253,7 +256,7 @@ class TSLNet(nn.Module):
 
     def forward(
         self, features: dict[str, Tensor], mask: Tensor, face_present: Tensor, cas_only: bool = False
-    ) -> ModelOutput:
+    ) -> TSLNetOutput:
         """Score every snippet of a padded batch.
 
         Args:
@@ -263,10 +266,8 @@ class TSLNet(nn.Module):
             cas_only: skip the reverse mappings, which only feed the training loss.
 
         Returns:
-            :class:`ModelOutput` in float32, zero at padding; ``extras`` holds ``dist_logits``
-            ``(B, T, C+1)``, ``dist_video`` ``(B, C)`` (top-k mean of the DIST class logits),
-            ``feat_visual``/``feat_audio`` ``(B, T, d)`` and, unless ``cas_only``,
-            ``recon_visual``/``recon_audio`` ``(B, T, d)`` = F'_m(f_z).
+            :class:`TSLNetOutput` in float32, zero at padding; ``recon_visual``/``recon_audio``
+            are None under ``cas_only``.
         """
         cfg, c = self.cfg, self.cfg.num_classes
         mask = mask.bool()
@@ -276,20 +277,16 @@ class TSLNet(nn.Module):
         logits = logits.float().masked_fill(~mask[..., None], 0.0)
         cls_logits, dist_logits = logits[..., : c + 1], logits[..., c + 1 :]
         cas = sigmoid_cas(cls_logits, mask)
-        extras = {
-            "dist_logits": dist_logits,
-            "dist_video": masked_topk_mean(dist_logits[..., :c], mask, cfg.r_act),
-            "feat_visual": v.float(),
-            "feat_audio": a.float(),
-        }
-        if not cas_only:
-            extras["recon_visual"] = self.reverse["visual"](f_z, mask).float()
-            extras["recon_audio"] = self.reverse["audio"](f_z, mask).float()
-        return ModelOutput(
+        return TSLNetOutput(
             cas=cas,
             global_cas=None,
             w_sent=mask.float(),
             embeddings=f_z.float(),
             video_scores=masked_topk_mean(cas[..., :c], mask, cfg.r_act),
-            extras=extras,
+            dist_logits=dist_logits,
+            dist_video=masked_topk_mean(dist_logits[..., :c], mask, cfg.r_act),
+            feat_visual=v.float(),
+            feat_audio=a.float(),
+            recon_visual=None if cas_only else self.reverse["visual"](f_z, mask).float(),
+            recon_audio=None if cas_only else self.reverse["audio"](f_z, mask).float(),
         )

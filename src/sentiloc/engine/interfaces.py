@@ -1,0 +1,47 @@
+"""What a task hands the engine: its training data and its model-selection metric.
+
+These types are the seam between ``sentiloc.tasks`` (which builds them) and the training loop
+(which only reads them), so neither the loop nor inference depends on any task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+
+@dataclass
+class TrainingData:
+    """What a task hands the training loop.
+
+    Attributes:
+        train_set, val_set: map-style datasets (``val_set`` None: no model selection, keep the last).
+        dims: feature dims of the data, from which the model is built.
+        lengths: a length per training item (for bucketing micro-batches).
+        collate: list of items -> a batch with ``.to(device)``, ``.inputs()`` (the model's keyword
+            arguments) and ``.video_ids``.
+        augment: ``(batch, generator) -> batch``, a seeded training-time perturbation.
+        checkpoint_extras: what the task needs to rebuild its data pipeline at inference
+            (classes, feature statistics, extractor record, ...), stored in every checkpoint.
+    """
+
+    train_set: Dataset
+    val_set: Dataset | None
+    dims: dict[str, int]
+    lengths: list[float]
+    collate: Callable[[list[Any]], Any]
+    augment: Callable[[Any, torch.Generator], Any]
+    checkpoint_extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Selection:
+    """The validation score that picks ``best.pt``: its logged name and how to compute it for a model."""
+
+    name: str
+    score: Callable[[nn.Module], float]

@@ -1,0 +1,85 @@
+"""What every model is and returns: the base class, and typed outputs per task.
+
+A model declares the output type it returns (:attr:`BaseModel.output_type`); an objective
+declares the output type it needs, so a model and an objective that do not fit together are
+refused when training starts (see ``sentiloc.losses.registry``), not by a ``KeyError`` deep in
+a loss. Method-specific tensors are fields of a subclass (:class:`TSLNetOutput`), never an untyped
+dict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+
+@dataclass
+class LocalizationOutput:
+    """Per-snippet outputs of a localization model for a padded batch, float32, zero at padding.
+
+    Attributes:
+        cas: ``(B, T, C + 1)`` sigmoid class activation sequence y; column C is non-sentiment.
+        global_cas: ``(B, T, C + 1)`` Global CAS ỹ re-weighted by ``w_sent`` (None without GSP).
+        w_sent: ``(B, T)`` GSP sentiment weights W in [0, 1] (the real-snippet mask without GSP).
+        embeddings: ``(B, T, E)`` snippet embeddings for contrastive losses (not normalised).
+        video_scores: ``(B, C)`` top-k mean of ``cas[..., :C]`` over real snippets.
+    """
+
+    cas: Tensor
+    global_cas: Tensor | None
+    w_sent: Tensor
+    embeddings: Tensor
+    video_scores: Tensor
+
+
+@dataclass
+class TSLNetOutput(LocalizationOutput):
+    """TSL-Net's outputs: the localization ones plus what its objective needs (docs/methods.md §4).
+
+    Attributes:
+        dist_logits: ``(B, T, C + 1)`` DIST head logits.
+        dist_video: ``(B, C)`` top-k mean of the DIST class logits (the video distribution's logits).
+        feat_visual, feat_audio: ``(B, T, d)`` the aligned streams V and A.
+        recon_visual, recon_audio: ``(B, T, d)`` the reverse mappings F'_m(f_z); None under ``cas_only``.
+    """
+
+    dist_logits: Tensor | None = None
+    dist_video: Tensor | None = None
+    feat_visual: Tensor | None = None
+    feat_audio: Tensor | None = None
+    recon_visual: Tensor | None = None
+    recon_audio: Tensor | None = None
+
+
+class BaseModel(nn.Module):
+    """Every registered model: an ``nn.Module`` with a declared task, output type and optimiser groups."""
+
+    #: The task whose batches the model reads (``sentiloc.tasks``).
+    task: ClassVar[str] = "localization"
+    #: What :meth:`forward` returns; objectives check it against what they need.
+    output_type: ClassVar[type] = LocalizationOutput
+
+    @property
+    def normalises_inputs(self) -> set[str]:
+        """Streams the model scales itself, left out of the data's standardisation (none by default)."""
+        return set()
+
+    def param_groups(self, lr: float) -> list[dict]:
+        """Optimiser parameter groups (one group at ``lr`` by default)."""
+        return [{"params": list(self.parameters()), "lr": lr}]
+
+
+def sigmoid_cas(logits: Tensor, mask: Tensor) -> Tensor:
+    """The CAS ``σ(logits)`` of a padded batch, zero at padding, in float32.
+
+    Float32 even under bf16 autocast: bf16 would round scores near 0 and 1, exactly where the
+    focal losses and the proposal thresholds look. Every model's CAS comes from here.
+
+    Args:
+        logits: ``(B, T, K)`` pre-sigmoid scores (meaningless at padding).
+        mask: ``(B, T)`` bool, True on real snippets.
+    """
+    return torch.sigmoid(logits.float()).masked_fill(~mask[..., None], 0.0)

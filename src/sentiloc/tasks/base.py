@@ -1,0 +1,102 @@
+"""The task seam: what a task (localization, spotting, recognition) supplies to the shared engine.
+
+A :class:`Task` knows its data layout (the ``data:`` and ``postprocess:`` sections), builds its
+training and validation datasets, chooses the selection metric that picks ``best.pt``, turns a
+trained model's outputs into its prediction file and names its evaluator. The training loop,
+checkpoints, inference, the CLI verbs and the studies work through this interface, so adding a
+task adds a module here and registers it in :data:`TASKS`; nothing in ``sentiloc.engine`` changes.
+
+:func:`load_trained` restores any task's model from a checkpoint without importing the training
+loop or the losses.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from sentiloc.core.experiment import DEFAULT_TASK, ExperimentConfig
+from sentiloc.core.registry import Registry
+from sentiloc.engine.checkpoint import load_checkpoint
+from sentiloc.engine.interfaces import Selection, TrainingData
+from sentiloc.models.registry import build_model
+
+
+@dataclass
+class TrainedModel:
+    """A model restored from a checkpoint, in eval mode, with the experiment and task it was trained under.
+
+    Attributes:
+        extras: the task's checkpoint extras (:attr:`TrainingData.checkpoint_extras`).
+    """
+
+    model: nn.Module
+    exp: ExperimentConfig
+    task: "Task"
+    extras: dict[str, Any]
+
+    @property
+    def dims(self) -> dict[str, int]:
+        return dict(self.exp.derived["dims"])
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.exp.derived["classes"])
+
+
+class Task(ABC):
+    """One kind of problem on the shared engine; subclasses register with ``@TASKS.register(name)``."""
+
+    #: ``data:`` and ``postprocess:`` dataclasses (each with the fields of its YAML section).
+    data_config: ClassVar[type]
+    postprocess_config: ClassVar[type]
+    #: ``model.name`` / ``loss.name`` when a config does not say.
+    default_model: ClassVar[str]
+    default_loss: ClassVar[str]
+    #: Key in ``sentiloc.evaluation.registry.EVALUATORS``.
+    evaluator: ClassVar[str]
+
+    def experiment(self, raw: Mapping[str, Any]) -> ExperimentConfig:
+        """``raw`` (a merged YAML dict) typed for this task."""
+        return ExperimentConfig.parse(raw, self.data_config, self.postprocess_config, self.default_model,
+                                      self.default_loss)
+
+    @abstractmethod
+    def training_data(self, exp: ExperimentConfig, root: Path) -> TrainingData:
+        """The training and validation datasets of ``root`` (validation carved from training, never test)."""
+
+    @abstractmethod
+    def fit_normalisation(self, data: TrainingData, exp: ExperimentConfig, root: Path, model: nn.Module) -> None:
+        """Fit input normalisation on the training split (skipping what ``model`` scales itself), in place."""
+
+    @abstractmethod
+    def selection(self, exp: ExperimentConfig, data: TrainingData, device: torch.device) -> Selection:
+        """The validation metric that selects ``best.pt`` at the run's supervision level."""
+
+    @abstractmethod
+    def predict(self, trained: TrainedModel, root: Path, split: str, device: torch.device,
+                **options: Any) -> dict:
+        """The prediction file's content for every video of ``split`` of ``root``."""
+
+    @abstractmethod
+    def restore_extras(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """The checkpoint extras of ``state`` in their in-memory form (inverse of :meth:`training_data`'s)."""
+
+
+TASKS: Registry[Task] = Registry("task", "task")
+
+
+def load_trained(checkpoint: Path, device: torch.device) -> TrainedModel:
+    """Rebuild the model of ``checkpoint`` (a ``weights_only`` load) in eval mode on ``device``."""
+    state = load_checkpoint(checkpoint)
+    task = TASKS.get(str(state.get("task", DEFAULT_TASK)))
+    exp = task.experiment(state["config"]).resolve({k: int(v) for k, v in state["dims"].items()})
+    model = build_model(exp.model, exp.derived)
+    model.load_state_dict(state["model"])
+    return TrainedModel(model.to(device).eval(), exp, task, task.restore_extras(state))
