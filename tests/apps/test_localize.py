@@ -34,8 +34,8 @@ def test_segments_csv():
 def test_compatibility_refuses_other_dims_and_kinds_and_warns_on_other_versions():
     from types import SimpleNamespace
 
-    from sentiloc.data.dataset import DataConfig
     from sentiloc.apps.localize import check_compatible
+    from sentiloc.data.dataset import DataConfig
 
     infos = {"rgb": {"name": "i3d-rgb", "version": "pytorch-i3d/b+sha256-2", "dim": 4},
              "logmfcc": {"name": "logmel60x32", "version": "librosa-1", "dim": 3},

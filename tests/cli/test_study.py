@@ -11,13 +11,12 @@ import pytest
 from sentiloc.cli import build_parser, main
 from sentiloc.cli.study import ACCURACY_HELP as MATRIX_HELP
 from sentiloc.core.config import CONFIG_DIR
-from sentiloc.data.annotations import read_video_infos
-from sentiloc.data.dataset import DataConfig
-from sentiloc.studies import matrix
-from sentiloc.engine.checkpoint import load_checkpoint
-from sentiloc.studies.matrix import MATRIX_EPOCHS
-from sentiloc.data.dataset import FaceMissingDataset
 from sentiloc.core.errors import SentilocError
+from sentiloc.data.annotations import read_video_infos
+from sentiloc.data.dataset import DataConfig, FaceMissingDataset
+from sentiloc.engine.checkpoint import load_checkpoint
+from sentiloc.studies import matrix
+from sentiloc.studies.matrix import MATRIX_EPOCHS
 from tests.conftest import make_dataset
 
 TINY_MODEL = [

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from sentiloc.core.errors import SentilocError
 from sentiloc.data.annotations import read_video_infos
 from sentiloc.data.dataset import (
     DataConfig,
@@ -19,7 +20,6 @@ from sentiloc.data.dataset import (
     load_streams,
     load_supervision,
 )
-from sentiloc.core.errors import SentilocError
 from tests.conftest import make_dataset
 
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from sentiloc.data.normalize import StatsAccumulator, standardize, stats_from_state, stats_to_state, wants_standardize
+from sentiloc.data.normalize import (
+    StatsAccumulator,
+    standardize,
+    stats_from_state,
+    stats_to_state,
+    wants_standardize,
+)
 
 
 def test_statistics_use_only_face_present_rows_of_the_face_stream():
@@ -54,8 +60,8 @@ def test_a_stream_without_rows_gets_no_statistics():
 
 
 def test_trainer_standardizes_extracted_data_except_what_the_model_scales_itself(tmp_path):
-    from sentiloc.core.config import load_config
     from sentiloc.apps.train import build_trainer
+    from sentiloc.core.config import load_config
     from tests.conftest import make_dataset
 
     data = make_dataset(tmp_path / "data", dims={"rgb": 6, "logmfcc": 32 * 60, "img": 5})

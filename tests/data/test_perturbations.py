@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sentiloc.data.annotations import read_video_infos
-from sentiloc.data.perturb import hide_face_to_fraction, jitter_click_frames
-from sentiloc.core.seeding import video_rng
-from sentiloc.data.dataset import DataConfig, load_supervision
 from sentiloc.core.errors import SentilocError
+from sentiloc.core.seeding import video_rng
+from sentiloc.data.annotations import read_video_infos
+from sentiloc.data.dataset import DataConfig, load_supervision
+from sentiloc.data.perturb import hide_face_to_fraction, jitter_click_frames
 
 
 def _face(length: int = 157) -> np.ndarray:

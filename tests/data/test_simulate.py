@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sentiloc.core.errors import SentilocError
+from sentiloc.core.timebase import segment_to_snippets
 from sentiloc.data import layout
-from sentiloc.data.simulate.tsl300 import SimulationSpec, build_structure, simulate_dataset
 from sentiloc.data.simulate.structure import (
     draw_structure,
     jitter_clicks,
@@ -19,9 +20,12 @@ from sentiloc.data.simulate.structure import (
     outside_fraction,
     subset_structure,
 )
-from sentiloc.core.timebase import segment_to_snippets
+from sentiloc.data.simulate.tsl300 import (
+    SimulationSpec,
+    build_structure,
+    simulate_dataset,
+)
 from sentiloc.data.validate import check_dataset
-from sentiloc.core.errors import SentilocError
 from tests.conftest import SHARED
 
 REAL = SHARED / "data" / "tsl300"

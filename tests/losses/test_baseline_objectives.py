@@ -8,10 +8,15 @@ from typing import Any
 import pytest
 import torch
 
-from sentiloc.data.batch import Batch
 from sentiloc.core.errors import SentilocError
-from sentiloc.losses.objectives.baselines import FrameConfig, FrameObjective, MILConfig, MILObjective
+from sentiloc.data.batch import Batch
 from sentiloc.losses.frame import frame_loss
+from sentiloc.losses.objectives.baselines import (
+    FrameConfig,
+    FrameObjective,
+    MILConfig,
+    MILObjective,
+)
 from sentiloc.losses.registry import build_objective
 from sentiloc.losses.video import video_bce
 from sentiloc.models.base import LocalizationOutput

@@ -8,16 +8,24 @@ import numpy as np
 import pytest
 import torch
 
-from sentiloc.data.batch import Batch
 from sentiloc.core.errors import SentilocError
+from sentiloc.data.batch import Batch
 from sentiloc.losses.contrastive import reverse_mapping_loss
-from sentiloc.losses.pseudo_labels.greedy_search import greedy_pseudo_labels, greedy_search_batch
+from sentiloc.losses.objectives.tslnet import (
+    TSLNetLossConfig,
+    TSLNetObjective,
+    click_targets,
+    per_video_focal,
+)
+from sentiloc.losses.pseudo_labels.greedy_search import (
+    greedy_pseudo_labels,
+    greedy_search_batch,
+)
 from sentiloc.losses.registry import build_objective
-from sentiloc.losses.objectives.tslnet import TSLNetLossConfig, TSLNetObjective, click_targets, per_video_focal
 from sentiloc.losses.video import label_distribution_kl
 from sentiloc.models import TSLNet, TSLNetConfig, TSLNetOutput
-from tests.losses.sections import loss_spec, typed_loss
 from tests.losses.clicks import make_clicks
+from tests.losses.sections import loss_spec, typed_loss
 
 LN2 = math.log(2.0)
 

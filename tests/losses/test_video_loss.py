@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from sentiloc.models.ops import masked_topk_mean, topk_k
 from sentiloc.losses.video import video_bce, video_loss_labels, video_loss_paper
+from sentiloc.models.ops import masked_topk_mean, topk_k
 
 # v = (0.2, 0.6) -> p = v / Σ v = (0.25, 0.75)
 SCORES = torch.tensor([[0.2, 0.6]])

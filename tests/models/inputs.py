@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import torch
-
 from typing import Any
+
+import torch
 
 from sentiloc.core.experiment import ComponentSpec
 from sentiloc.models import BaseModel, LocalizationOutput, build_model

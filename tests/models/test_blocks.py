@@ -7,7 +7,12 @@ import torch
 import torch.nn.functional as F
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.models.blocks import ClassHead, CrossAttention, MaskedConv1d, ModalityAlign
+from sentiloc.models.blocks import (
+    ClassHead,
+    CrossAttention,
+    MaskedConv1d,
+    ModalityAlign,
+)
 
 
 @pytest.mark.parametrize("kernel_size", [1, 3, 5])

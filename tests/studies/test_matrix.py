@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sentiloc.core.errors import SentilocError
 from sentiloc.studies.matrix import (
     MAIN_CONFIGS,
     config_fingerprint,
@@ -23,7 +24,6 @@ from sentiloc.studies.matrix import (
     resolve_config,
     summarize,
 )
-from sentiloc.core.errors import SentilocError
 
 
 def _record(avg: float, label: str = "fsenet_point", seed: int = 1, train_s: float = 90.0) -> dict:

@@ -11,18 +11,18 @@ from pathlib import Path
 
 import torch
 
+from sentiloc.apps.predict import predict_split
+from sentiloc.apps.train import train
 from sentiloc.core.config import load_config
+from sentiloc.core.errors import SentilocError
+from sentiloc.core.io import atomic_write_json, prepare_output_dir
 from sentiloc.data.annotations import read_clicks, read_segments, read_video_infos
 from sentiloc.data.dataset import VideoDataset
 from sentiloc.data.simulate.tsl300 import SimulationSpec, simulate_dataset
 from sentiloc.data.validate import check_dataset
-from sentiloc.apps.predict import predict_split
-from sentiloc.apps.train import train
+from sentiloc.evaluation import evaluate_detection, format_table, load_ground_truth
 from sentiloc.tasks import load_trained
 from sentiloc.tasks.localization import video_batches, video_outputs
-from sentiloc.core.errors import SentilocError
-from sentiloc.evaluation import evaluate_detection, format_table, load_ground_truth
-from sentiloc.core.io import atomic_write_json, prepare_output_dir
 from sentiloc.viz.timeline import plot_timeline
 
 DEMO_CONFIG = "demo"

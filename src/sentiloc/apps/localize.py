@@ -17,16 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
+from sentiloc.core.errors import SentilocError
+from sentiloc.core.io import atomic_write_text, refuse_clobber
 from sentiloc.data.dataset import VideoItem, collate, face_present_mask
 from sentiloc.data.normalize import standardize
-from sentiloc.engine.inference import inference_model
-from sentiloc.tasks import TrainedModel, load_trained
-from sentiloc.tasks.localization import video_outputs
 from sentiloc.engine.device import resolve_device
-from sentiloc.core.errors import SentilocError
+from sentiloc.engine.inference import inference_model
 from sentiloc.features.extract import (
-    ExtractSettings,
     Extractors,
+    ExtractSettings,
     build_extractors,
     extract_video,
     finished_meta,
@@ -34,8 +33,9 @@ from sentiloc.features.extract import (
     video_id_for,
     write_extracted,
 )
-from sentiloc.core.io import atomic_write_text, refuse_clobber
 from sentiloc.postprocess import activitynet_results, video_proposals, write_results
+from sentiloc.tasks import TrainedModel, load_trained
+from sentiloc.tasks.localization import video_outputs
 from sentiloc.viz.report import write_html_report
 from sentiloc.viz.timeline import plot_timeline
 

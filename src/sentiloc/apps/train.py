@@ -15,8 +15,8 @@ from typing import Any
 import torch
 import yaml
 
-from sentiloc.core.errors import SentilocError
 from sentiloc.core.config import section
+from sentiloc.core.errors import SentilocError
 from sentiloc.core.experiment import DEFAULT_TASK, ExperimentConfig
 from sentiloc.core.io import atomic_write_text, prepare_output_dir
 from sentiloc.engine.checkpoint import load_checkpoint

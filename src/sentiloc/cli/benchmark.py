@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sentiloc.cli._args import add_config_flags, add_parser, positive_float, positive_int
+from sentiloc.cli._args import (
+    add_config_flags,
+    add_parser,
+    positive_float,
+    positive_int,
+)
 from sentiloc.cli.video import add_extractor_flags, extract_settings
 
 

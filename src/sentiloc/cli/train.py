@@ -10,8 +10,8 @@ from sentiloc.core.errors import SentilocError
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from sentiloc.core.config import apply_overrides, load_config
     from sentiloc.apps.train import train
+    from sentiloc.core.config import apply_overrides, load_config
 
     config = None
     if args.config:

@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sentiloc.data import layout
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.io import id_problem, load_json
+from sentiloc.data import layout
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from sentiloc.core.errors import SentilocError
+from sentiloc.core.seeding import video_rng
+from sentiloc.core.timebase import frame_to_snippet, segment_to_snippets
 from sentiloc.data import layout
 from sentiloc.data.annotations import VideoInfo, read_clicks, read_segments
-from sentiloc.data.perturb import hide_face_to_fraction, jitter_click_frames
-from sentiloc.core.seeding import video_rng
 from sentiloc.data.batch import Batch
 from sentiloc.data.normalize import FeatureStats, StatsAccumulator, standardize
-from sentiloc.core.timebase import frame_to_snippet, segment_to_snippets
-from sentiloc.core.errors import SentilocError
+from sentiloc.data.perturb import hide_face_to_fraction, jitter_click_frames
 
 SUPERVISION_LEVELS = ("point", "video", "full")
 

@@ -14,7 +14,6 @@ training clicks as a careless annotator would.
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 from torch import Tensor

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiloc.data import layout
-from sentiloc.data.dataset import DataConfig, subsample_to_snippets
-from sentiloc.core.timebase import SNIPPET_FRAMES
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.io import id_problem
+from sentiloc.core.timebase import SNIPPET_FRAMES
+from sentiloc.data import layout
+from sentiloc.data.dataset import DataConfig, subsample_to_snippets
 
 
 @dataclass(frozen=True)

@@ -37,10 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiloc.data.annotations import finite_number
 from sentiloc.core.errors import SentilocError
-from sentiloc.evaluation.ap import ranked_metrics
 from sentiloc.core.io import atomic_write_json, load_json, refuse_clobber
+from sentiloc.data.annotations import finite_number
+from sentiloc.evaluation.ap import ranked_metrics
 
 DEFAULT_TIOU = np.linspace(0.1, 0.3, 5)
 _TIOU_FORMS = "expected START:STOP:STEP with an inclusive stop (e.g. 0.1:0.3:0.05) or a comma list (e.g. 0.1,0.5)"

@@ -14,6 +14,12 @@ inference path never imports it.
 """
 
 from sentiloc.losses.objectives import baselines, fsenet, tslnet  # noqa: F401 (registers the objectives)
-from sentiloc.losses.registry import OBJECTIVES, Objective, build_objective, check_fit, objective_options
+from sentiloc.losses.registry import (
+    OBJECTIVES,
+    Objective,
+    build_objective,
+    check_fit,
+    objective_options,
+)
 
 __all__ = ["OBJECTIVES", "Objective", "build_objective", "check_fit", "objective_options"]

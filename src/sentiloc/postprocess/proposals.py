@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sentiloc.core.timebase import snippet_to_seconds
 from sentiloc.core.errors import SentilocError
+from sentiloc.core.timebase import snippet_to_seconds
 from sentiloc.postprocess.nms import nms_1d
 
 

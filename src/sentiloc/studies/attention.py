@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sentiloc.core.errors import SentilocError
 from sentiloc.data.annotations import read_video_infos
 from sentiloc.data.dataset import VideoDataset, collate, dense_targets
-from sentiloc.tasks import load_trained
-from sentiloc.core.errors import SentilocError
 from sentiloc.evaluation.detection import load_ground_truth
 from sentiloc.models.blocks import CrossAttention
+from sentiloc.tasks import load_trained
 
 PROFILE_KEYS = ("entropy", "same_state", "same_state_chance", "local", "local_chance")
 

@@ -27,13 +27,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sentiloc.core.config import CONFIG_DIR, apply_overrides, load_config, resolve_config_path
-from sentiloc.engine.checkpoint import load_checkpoint
 from sentiloc.apps.predict import predict_split
 from sentiloc.apps.train import check_config, train
+from sentiloc.core.config import (
+    CONFIG_DIR,
+    apply_overrides,
+    load_config,
+    resolve_config_path,
+)
 from sentiloc.core.errors import SentilocError
-from sentiloc.evaluation.detection import evaluate_detection, load_ground_truth
 from sentiloc.core.io import atomic_write_json, atomic_write_text, load_json
+from sentiloc.engine.checkpoint import load_checkpoint
+from sentiloc.evaluation.detection import evaluate_detection, load_ground_truth
 
 #: The method x supervision configs of the accuracy table, in table order (ablations follow).
 MAIN_CONFIGS = ("fsenet_point", "fsenet_video", "fsenet_full", "tslnet_point", "mil_video", "frame_full")

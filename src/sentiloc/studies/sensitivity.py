@@ -20,7 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from sentiloc.apps.train import check_config
+from sentiloc.core.errors import SentilocError
+from sentiloc.core.io import atomic_write_text
 from sentiloc.data.annotations import read_video_infos
+from sentiloc.data.dataset import FaceMissingDataset
 from sentiloc.studies.matrix import (
     MATRIX_EPOCHS,
     RunSpec,
@@ -33,10 +37,6 @@ from sentiloc.studies.matrix import (
     say,
     summarize,
 )
-from sentiloc.apps.train import check_config
-from sentiloc.data.dataset import FaceMissingDataset
-from sentiloc.core.errors import SentilocError
-from sentiloc.core.io import atomic_write_text
 from sentiloc.viz.sensitivity import plot_curves, plot_heatmap
 
 STUDIES = ("bspg", "face", "jitter")

@@ -14,20 +14,19 @@ import platform
 import resource
 import statistics
 import time
-
-import numpy as np
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
+from sentiloc.apps.train import build_trainer
 from sentiloc.data.annotations import read_video_infos
 from sentiloc.data.dataset import VideoDataset, collate
 from sentiloc.engine.device import autocast
-from sentiloc.apps.train import build_trainer
-from sentiloc.tasks.localization import predict_proposals
 from sentiloc.evaluation.detection import evaluate_detection
+from sentiloc.tasks.localization import predict_proposals
 
 REFERENCE = {
     "train_s_per_video": 4.30,
@@ -183,8 +182,12 @@ def benchmark_extract(duration_s: float = 60.0, width: int = 320, height: int = 
     """
     import tempfile
 
-    from sentiloc.features.extract import ExtractSettings, build_extractors, extract_video
     from sentiloc.data.simulate.video import SyntheticVideo, write_video
+    from sentiloc.features.extract import (
+        ExtractSettings,
+        build_extractors,
+        extract_video,
+    )
 
     settings = settings or ExtractSettings()
     half = duration_s / 2

@@ -19,14 +19,20 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from sentiloc.core.experiment import ExperimentConfig
 from sentiloc.data.annotations import read_extractor_record, read_video_infos
 from sentiloc.data.batch import Batch
-from sentiloc.data.dataset import DataConfig, FaceMissingDataset, VideoDataset, collate, load_supervision
+from sentiloc.data.dataset import (
+    DataConfig,
+    FaceMissingDataset,
+    VideoDataset,
+    collate,
+    load_supervision,
+)
 from sentiloc.data.normalize import stats_from_state, stats_to_state, wants_standardize
 from sentiloc.data.perturb import drop_face_runs
 from sentiloc.data.sampler import LengthBucketSampler
 from sentiloc.data.splits import holdout
-from sentiloc.core.experiment import ExperimentConfig
 from sentiloc.engine.inference import inference_model, run_model
 from sentiloc.engine.interfaces import Selection, TrainingData
 from sentiloc.evaluation.selection import SELECTION, ValidationSet

@@ -12,8 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sentiloc.core.timebase import snippet_to_seconds  # noqa: E402
 from sentiloc.core.io import atomic_write_bytes  # noqa: E402
+from sentiloc.core.timebase import snippet_to_seconds  # noqa: E402
 
 CLASS_COLOURS = {"p": "tab:green", "n": "tab:red"}
 

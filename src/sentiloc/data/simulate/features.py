@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import lfilter
 
+from sentiloc.core.errors import SentilocError
+from sentiloc.core.timebase import seconds_to_snippet, snippets_in
 from sentiloc.data import layout
 from sentiloc.data.simulate.structure import (
     SEGMENT_LENGTH_QUANTILES,
@@ -23,8 +25,6 @@ from sentiloc.data.simulate.structure import (
     keyed_rng,
     sample_quantiles,
 )
-from sentiloc.core.timebase import seconds_to_snippet, snippets_in
-from sentiloc.core.errors import SentilocError
 
 #: Dimension of the shared latent space every modality is projected from.
 LATENT_DIM = 32

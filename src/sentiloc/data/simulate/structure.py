@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiloc.data import layout
-from sentiloc.data.annotations import Segment, read_segments, read_video_infos
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.io import id_problem
+from sentiloc.data import layout
+from sentiloc.data.annotations import Segment, read_segments, read_video_infos
 
 # --- Built-in TSL-300 statistics ------------------------------------------------------------
 # Measured once (sentiloc 0.1 development) on nku-zhichengzhang/TSL300 dataset/VideoSenti, i.e.

@@ -21,6 +21,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from sentiloc.core.errors import SentilocError
+from sentiloc.core.io import (
+    atomic_save_npy,
+    atomic_write_json,
+    atomic_write_text,
+    prepare_output_dir,
+)
 from sentiloc.data import layout
 from sentiloc.data.simulate.features import (
     FACE_MISSING_DEFAULT,
@@ -38,13 +45,6 @@ from sentiloc.data.simulate.structure import (
     outside_fraction,
     seconds_text,
     subset_structure,
-)
-from sentiloc.core.errors import SentilocError
-from sentiloc.core.io import (
-    atomic_save_npy,
-    atomic_write_json,
-    atomic_write_text,
-    prepare_output_dir,
 )
 
 DEFAULT_DIMS = {"rgb": 1024, "logmfcc": 768, "img": 1024}

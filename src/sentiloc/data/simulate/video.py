@@ -18,7 +18,6 @@ import av
 import cv2
 import numpy as np
 
-
 AUDIO_RATE_OUT = 16_000
 
 

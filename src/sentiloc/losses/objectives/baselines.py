@@ -26,13 +26,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from sentiloc.data.batch import Batch
 from sentiloc.core.errors import SentilocError
+from sentiloc.data.batch import Batch
 from sentiloc.losses.frame import frame_loss
-from sentiloc.models.ops import masked_topk_mean
-from sentiloc.losses.video import video_bce
 from sentiloc.losses.registry import Objective, register_objective
+from sentiloc.losses.video import video_bce
 from sentiloc.models.base import LocalizationOutput
+from sentiloc.models.ops import masked_topk_mean
 
 
 def _require_supervision(name: str, supervision: str, needed: str) -> None:

@@ -19,8 +19,8 @@ from sentiloc.data.batch import Batch
 from sentiloc.losses.contrastive import pssc_loss
 from sentiloc.losses.frame import frame_loss
 from sentiloc.losses.pseudo_labels.strategies import PseudoLabelConfig, point_targets
-from sentiloc.losses.video import video_bce, video_loss_paper
 from sentiloc.losses.registry import Objective, register_objective
+from sentiloc.losses.video import video_bce, video_loss_paper
 from sentiloc.models.base import LocalizationOutput
 
 

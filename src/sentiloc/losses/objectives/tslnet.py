@@ -24,14 +24,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from sentiloc.data.batch import Batch
 from sentiloc.core.errors import SentilocError
+from sentiloc.data.batch import Batch
+from sentiloc.losses.clicks import valid_clicks
 from sentiloc.losses.contrastive import reverse_mapping_loss
 from sentiloc.losses.frame import EPS, focal_bce
 from sentiloc.losses.pseudo_labels.greedy_search import TAU_BG, greedy_search_batch
-from sentiloc.losses.video import label_distribution_kl
-from sentiloc.losses.clicks import valid_clicks
 from sentiloc.losses.registry import Objective, register_objective
+from sentiloc.losses.video import label_distribution_kl
 from sentiloc.models.base import TSLNetOutput
 
 CPC_SIGNS = ("paper", "code")

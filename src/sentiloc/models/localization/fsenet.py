@@ -21,9 +21,9 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.models.ops import masked_topk_mean
-from sentiloc.models.blocks import ClassHead, CrossAttention, ModalityAlign
 from sentiloc.models.base import BaseModel, LocalizationOutput, sigmoid_cas
+from sentiloc.models.blocks import ClassHead, CrossAttention, ModalityAlign
+from sentiloc.models.ops import masked_topk_mean
 from sentiloc.models.registry import register_model
 
 PSSC_FEATURES = ("fmix", "gsp_trunk")

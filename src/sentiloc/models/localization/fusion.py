@@ -17,12 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.models.ops import masked_topk_mean
-from sentiloc.models.blocks import ClassHead, ModalityAlign
 from sentiloc.models.base import BaseModel, LocalizationOutput, sigmoid_cas
+from sentiloc.models.blocks import ClassHead, ModalityAlign
+from sentiloc.models.ops import masked_topk_mean
 from sentiloc.models.registry import register_model
 
 

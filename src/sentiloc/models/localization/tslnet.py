@@ -23,9 +23,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.models.ops import masked_topk_mean
-from sentiloc.models.blocks import ClassHead, MaskedConv1d, ModalityAlign
 from sentiloc.models.base import BaseModel, TSLNetOutput, sigmoid_cas
+from sentiloc.models.blocks import ClassHead, MaskedConv1d, ModalityAlign
+from sentiloc.models.ops import masked_topk_mean
 from sentiloc.models.registry import register_model
 
 AUDIO_ENCODERS = ("auto", "cnn", "conv")
