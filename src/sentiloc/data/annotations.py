@@ -10,7 +10,6 @@ point-level model.
 from __future__ import annotations
 
 import csv
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,15 +17,7 @@ from pathlib import Path
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.io import id_problem, load_json
 from sentiloc.data import layout
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A labelled time span in seconds."""
-
-    start_s: float
-    end_s: float
-    label: str
+from sentiloc.data.formats.activitynet import Segment, finite_number, parse_ground_truth
 
 
 @dataclass(frozen=True)
@@ -45,16 +36,6 @@ class VideoInfo:
     split: str
     fps: float
     duration_s: float
-
-
-def finite_number(value: object) -> float:
-    """A finite float from a JSON number or numeric string (TSL-300 stores seconds as ``"18.44"``)."""
-    if isinstance(value, bool):
-        raise ValueError("boolean")
-    number = float(value)  # type: ignore[arg-type]
-    if not math.isfinite(number):
-        raise ValueError("not finite")
-    return number
 
 
 def read_split(root: Path, split: str) -> list[str]:
@@ -93,42 +74,17 @@ def read_number_dict(root: Path, name: str, what: str) -> dict[str, float]:
     return result
 
 
-def read_segments(path: Path, subset: str | None = None) -> dict[str, list[Segment]]:
-    """Segments of a ``gt.json``-style file, optionally only videos whose ``subset`` matches."""
+def read_segments(path: Path) -> dict[str, list[Segment]]:
+    """Segments per video of a ``gt.json``-style file (:mod:`sentiloc.data.formats.activitynet`).
+
+    Raises:
+        SentilocError: at the first breach of the schema, naming the file, the video and the fix.
+    """
     path = Path(path)
-    raw = load_json(path, "annotation file")
-    database = raw.get("database") if isinstance(raw, dict) else None
-    if not isinstance(database, dict):
-        raise SentilocError(f'{path}: missing top-level "database" object; expected the TSL-300 gt.json schema')
-    segments: dict[str, list[Segment]] = {}
-    for video_id, entry in database.items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("annotations", []), list):
-            raise SentilocError(f'{path}: video {video_id!r} needs an "annotations" list; fix that entry')
-        if subset is not None and entry.get("subset") != subset:
-            continue
-        segments[video_id] = [_parse_segment(path, video_id, a) for a in entry.get("annotations", [])]
-    return segments
-
-
-def _parse_segment(path: Path, video_id: str, annotation: object) -> Segment:
-    try:
-        start, end = annotation["segment"]  # type: ignore[index]
-        label = annotation["label"]  # type: ignore[index]
-        return Segment(finite_number(start), finite_number(end), str(label))
-    except (KeyError, TypeError, ValueError):
-        raise SentilocError(
-            f'{path}: video {video_id!r} has a malformed annotation {annotation!r}; '
-            'expected {"segment": [start_s, end_s], "label": ...}'
-        ) from None
-
-
-def read_subsets(path: Path) -> dict[str, str]:
-    """``{video: subset}`` from a ``gt.json``-style file."""
-    raw = load_json(Path(path), "annotation file")
-    database = raw.get("database") if isinstance(raw, dict) else None
-    if not isinstance(database, dict):
-        raise SentilocError(f'{path}: missing top-level "database" object; expected the TSL-300 gt.json schema')
-    return {vid: str(entry.get("subset")) for vid, entry in database.items() if isinstance(entry, dict)}
+    videos, problems = parse_ground_truth(load_json(path, "annotation file"))
+    if problems:
+        raise SentilocError(f"{path}: {problems[0].text()}")
+    return {video_id: video.segments for video_id, video in videos.items()}
 
 
 def read_clicks(path: Path) -> dict[str, list[Click]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from sentiloc.core.io import id_problem
 from sentiloc.core.timebase import SNIPPET_FRAMES
 from sentiloc.data import layout
 from sentiloc.data.dataset import DataConfig, subsample_to_snippets
+from sentiloc.data.formats.activitynet import Segment, finite_number, parse_ground_truth
 
 
 @dataclass(frozen=True)
@@ -138,11 +138,11 @@ def _read_json(report: CheckReport, path: Path, required: bool) -> object | None
 
 
 def _finite(value: object) -> float | None:
+    """The finite number ``value`` holds (a JSON number or numeric string), else None."""
     try:
-        number = float(value)  # type: ignore[arg-type]
+        return finite_number(value)
     except (TypeError, ValueError):
         return None
-    return number if math.isfinite(number) and not isinstance(value, bool) else None
 
 
 def _check_number_dict(report: CheckReport, path: Path, what: str, splits: dict[str, list[str]]) -> dict[str, float]:
@@ -178,49 +178,29 @@ def _check_segment_file(
     raw = _read_json(report, path, required)
     if raw is None:
         return
-    database = raw.get("database") if isinstance(raw, dict) else None
-    if not isinstance(database, dict):
-        report.add(path, 'no top-level "database" object', "use the TSL-300 gt.json schema")
-        return
-    for video_id, entry in database.items():
+    videos, problems = parse_ground_truth(raw)
+    for problem in problems:
+        report.add(path if problem.video_id is None else f"{path} [{problem.video_id}]", problem.message, problem.fix)
+    for video_id, video in videos.items():
         problem = id_problem(video_id)
         if problem:
             report.add(path, problem, "video ids must be plain file names")
             continue
-        if not isinstance(entry, dict) or not isinstance(entry.get("annotations"), list):
-            report.add(path, f'video {video_id!r} has no "annotations" list', 'add "annotations": [] at least')
-            continue
-        subset = entry.get("subset")
-        if subset not in layout.SPLIT_FILES:
-            report.add(path, f"video {video_id!r} has subset {subset!r}", 'set "subset" to "train" or "test"')
-        elif video_id in split_of and split_of[video_id] != subset:
-            report.add(path, f"video {video_id!r} has subset {subset!r} but is in split_{split_of[video_id]}.txt",
+        if video.subset not in layout.SPLIT_FILES:
+            report.add(path, f"video {video_id!r} has subset {video.subset!r}", 'set "subset" to "train" or "test"')
+        elif video_id in split_of and split_of[video_id] != video.subset:
+            report.add(path, f"video {video_id!r} has subset {video.subset!r} but is in split_{split_of[video_id]}.txt",
                        "make the subset agree with the split files")
-        for annotation in entry["annotations"]:
-            _check_segment(report, path, video_id, annotation, cfg, durations.get(video_id), fps.get(video_id))
+        for segment in video.segments:
+            _check_segment(report, f"{path} [{video_id}]", segment, cfg, durations.get(video_id), fps.get(video_id))
 
 
 def _check_segment(
-    report: CheckReport,
-    path: Path,
-    video_id: str,
-    annotation: object,
-    cfg: DataConfig,
-    duration: float | None,
-    fps: float | None,
+    report: CheckReport, where: str, segment: Segment, cfg: DataConfig, duration: float | None, fps: float | None
 ) -> None:
-    where = f"{path} [{video_id}]"
-    try:
-        start, end = (_finite(x) for x in annotation["segment"])  # type: ignore[index]
-        label = annotation["label"]  # type: ignore[index]
-    except (KeyError, TypeError, ValueError):
-        report.add(where, f"malformed annotation {annotation!r}", 'write {"segment": [start_s, end_s], "label": "p"}')
-        return
-    if start is None or end is None:
-        report.add(where, f"segment {annotation['segment']!r} is not two numbers", "write seconds as numbers or numeric strings")  # type: ignore[index]
-        return
-    if label not in cfg.classes:
-        report.add(where, f"unknown label {label!r}", f"use one of {list(cfg.classes)}")
+    start, end = segment.start_s, segment.end_s
+    if segment.label not in cfg.classes:
+        report.add(where, f"unknown label {segment.label!r}", f"use one of {list(cfg.classes)}")
     if end <= start or start < 0:
         report.add(where, f"segment [{start}, {end}] has end <= start or a negative start", "fix the segment bounds")
     slack = SNIPPET_FRAMES / fps if fps else 0.0

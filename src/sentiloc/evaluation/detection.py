@@ -39,7 +39,7 @@ import numpy as np
 
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.io import atomic_write_json, load_json, refuse_clobber
-from sentiloc.data.annotations import finite_number
+from sentiloc.data.formats.activitynet import finite_number, parse_ground_truth
 from sentiloc.evaluation.ap import ranked_metrics
 
 DEFAULT_TIOU = np.linspace(0.1, 0.3, 5)
@@ -90,42 +90,23 @@ def _check_segment(segment: object) -> None:
         finite_number(bound)
 
 
-def _is_video_entry(entry: object) -> bool:
-    """True for ``{"subset": str, "annotations": list}``, the only form the reference can read."""
-    return (
-        isinstance(entry, dict) and isinstance(entry.get("subset"), str) and isinstance(entry.get("annotations"), list)
-    )
-
-
 def load_ground_truth(path: Path | str) -> dict:
     """Read and validate a TSL-300 ``gt.json`` so that evaluation cannot fail half-way.
 
-    Errors name the file, the video and the expected form.
+    The schema is checked by the shared parser (:mod:`sentiloc.data.formats.activitynet`); the
+    evaluator also needs every video's ``subset``. Errors name the file, the video and the form.
     """
     path = Path(path)
     raw = load_json(path, "ground truth")
-    database = raw.get("database") if isinstance(raw, dict) else None
-    if not isinstance(database, dict):
-        raise SentilocError(
-            f'{path}: no top-level "database" object; expected the TSL-300 gt.json schema '
-            '{"database": {video: {"subset": ..., "annotations": [...]}}}'
-        )
-    for video_id, entry in database.items():
-        if not _is_video_entry(entry):
+    videos, problems = parse_ground_truth(raw)
+    if problems:
+        raise SentilocError(f"{path}: {problems[0].text()}")
+    for video_id, video in videos.items():
+        if not isinstance(video.subset, str):
             raise SentilocError(
                 f'{path}: video {video_id!r} must be {{"subset": "test"|"train", "annotations": [...]}}; '
                 "fix that entry"
             )
-        for annotation in entry["annotations"]:
-            try:
-                _check_segment(annotation["segment"])
-                if not isinstance(annotation["label"], str):
-                    raise ValueError("label must be a string")
-            except (KeyError, TypeError, ValueError):
-                raise SentilocError(
-                    f"{path}: video {video_id!r} has a malformed annotation {annotation!r}; expected "
-                    '{"segment": [start_s, end_s], "label": "p"|"n"} with numbers or numeric strings'
-                ) from None
     return raw
 
 
