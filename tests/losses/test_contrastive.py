@@ -1,4 +1,4 @@
-"""PSSC (METHODS.md §2.6, §2.10) on hand-built 2-D embeddings.
+"""PSSC (docs/methods.md §2.6, §2.10) on hand-built 2-D embeddings.
 
 Hand case, T = 6, unit-length embeddings (so normalising changes nothing):
 

@@ -1,4 +1,4 @@
-"""Focal BCE and the snippet-weighted frame loss (METHODS.md §2.7), by hand."""
+"""Focal BCE and the snippet-weighted frame loss (docs/methods.md §2.7), by hand."""
 
 from __future__ import annotations
 

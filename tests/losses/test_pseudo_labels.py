@@ -1,4 +1,4 @@
-"""Pseudo-labels from clicks (METHODS.md §2.5): BSPG, its gate and seeds, and the ablation strategies.
+"""Pseudo-labels from clicks (docs/methods.md §2.5): BSPG, its gate and seeds, and the ablation strategies.
 
 Every case is small enough to write the expected vectors out by hand. C = 2 sentiment classes
 (0 = n, 1 = p), so column 2 is non-sentiment ∅.

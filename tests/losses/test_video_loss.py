@@ -1,4 +1,4 @@
-"""Video-level losses (METHODS.md §2.7, §2.10) and the masked top-k pooling behind v_c (§2.4)."""
+"""Video-level losses (docs/methods.md §2.7, §2.10) and the masked top-k pooling behind v_c (§2.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Temporal IoU and greedy 1-D NMS (METHODS.md §2.9 step 9)."""
+"""Temporal IoU and greedy 1-D NMS (docs/methods.md §2.9 step 9)."""
 
 from __future__ import annotations
 

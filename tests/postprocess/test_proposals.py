@@ -1,4 +1,4 @@
-"""CAS -> proposals (METHODS.md §2.9 steps 2-8), checked against hand arithmetic."""
+"""CAS -> proposals (docs/methods.md §2.9 steps 2-8), checked against hand arithmetic."""
 
 from __future__ import annotations
 

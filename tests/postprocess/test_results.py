@@ -1,4 +1,4 @@
-"""ActivityNet results files (METHODS.md §2.9 step 10 and §3)."""
+"""ActivityNet results files (docs/methods.md §2.9 step 10 and §3)."""
 
 from __future__ import annotations
 

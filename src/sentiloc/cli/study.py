@@ -16,7 +16,7 @@ killed command to continue it: finished runs are read back, unfinished ones resu
 
 The default matrix is sized to finish in about an hour on 2 CPU cores:
 
-  sentiloc simulate data/tsl300matrix --structure shared/data/tsl300 --videos 90 --max-duration 120
+  sentiloc simulate data/tsl300matrix --structure TSL300/dataset/VideoSenti --videos 90 --max-duration 120
   sentiloc study accuracy --data data/tsl300matrix --out bench/accuracy
 
 90 videos of the real TSL-300 structure (60 train, 6 of them for validation, and 30 test), capped

@@ -1,8 +1,7 @@
 """Exact TSL-300 / ActivityNet-style detection metrics, vectorised.
 
-The definitions are those of the reference evaluator (``shared/fixtures/eval/README.md``,
-``shared/docs/METHODS.md`` section 3): per class and tIoU threshold, the predictions of all
-videos are ranked by score and greedily matched to the highest-tIoU unmatched ground-truth
+The definitions are those of the TSL-300 reference evaluator (docs/methods.md §3): per class
+and tIoU threshold, the predictions of all videos are ranked by score and greedily matched to the highest-tIoU unmatched ground-truth
 segment of their video; AP is VOC-2011 interpolated; TSL-300's Precision/Recall are the *means
 of the cumulative precision/recall curves*, averaged over classes, and F2 combines those.
 

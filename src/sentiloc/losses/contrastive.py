@@ -1,4 +1,4 @@
-"""PSSC — Point-aware Sentiment Semantics Contrast (METHODS.md §2.6, §2.10), batch-vectorised.
+"""PSSC — Point-aware Sentiment Semantics Contrast (docs/methods.md §2.6, §2.10), batch-vectorised.
 
 Clicks pin down only one snippet per segment. PSSC spreads their semantics: each class present
 in a video gets a prototype from its click embeddings, the snippets that look most like that
@@ -145,7 +145,7 @@ def pssc_loss(
     the ranking go to the earlier snippet. ``U_c^-`` = union of the other present classes'
     positives; a snippet in both sets counts once in the denominator.
 
-    Full mode (``class_members`` given, METHODS.md §2.10): prototypes are the normalised mean of
+    Full mode (``class_members`` given, docs/methods.md §2.10): prototypes are the normalised mean of
     all member snippets of a class, positives are those members, negatives the members of the
     other classes; clicks, W and ``ratio`` are ignored.
 
@@ -174,7 +174,7 @@ def pssc_loss(
 
 
 def reverse_mapping_loss(features: Tensor, recon: Tensor, mask: Tensor) -> Tensor:
-    """TSL-Net's CPC-style reverse-mapping loss for one modality (METHODS.md §4), paper sign.
+    """TSL-Net's CPC-style reverse-mapping loss for one modality (docs/methods.md §4), paper sign.
 
     The fused embedding f_z should still hold each modality's content: a reverse mapping
     F'_m(f_z^t) must pick out its own snippet's modality feature f_m^t among all snippets of the

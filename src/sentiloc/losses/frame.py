@@ -1,4 +1,4 @@
-"""Frame-level focal BCE against soft pseudo-labels (METHODS.md §2.7).
+"""Frame-level focal BCE against soft pseudo-labels (docs/methods.md §2.7).
 
 Most snippets of a long video are easy (clear background or the middle of a segment). The focal
 weight ``w = ((1 − p) q + p (1 − q))^γ`` is the soft probability of being wrong, so those

@@ -1,4 +1,4 @@
-"""Video-level losses on the top-k video scores ``v (B, C)`` (METHODS.md §2.7, §2.10).
+"""Video-level losses on the top-k video scores ``v (B, C)`` (docs/methods.md §2.7, §2.10).
 
 The paper's ``L_base = −Σ_c avg(ŷ_c) log avg(y_c)`` compares a class distribution implied by the
 labels with one implied by the predictions. Both are normalised over the C sentiment classes
@@ -90,7 +90,7 @@ def video_bce(video_scores: Tensor, video_labels: Tensor, eps: float = EPS) -> T
 
 
 def label_distribution_kl(video_logits: Tensor, class_counts: Tensor) -> Tensor:
-    """TSL-Net's label-distribution video loss ``KL(d ‖ D^vid)`` (METHODS.md §4).
+    """TSL-Net's label-distribution video loss ``KL(d ‖ D^vid)`` (docs/methods.md §4).
 
     ``d_c`` = share of the video's clicks with class c (the paper's best "label-based"
     variant); ``D^vid = softmax_c`` of the pooled DIST class logits. The sum over classes is

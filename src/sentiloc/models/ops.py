@@ -1,4 +1,4 @@
-"""Masked top-k pooling: the video score of TSL-Net/FSENet on a padded batch (METHODS.md §2.4).
+"""Masked top-k pooling: the video score of TSL-Net/FSENet on a padded batch (docs/methods.md §2.4).
 
 A video's class score is the mean of its ``k = max(1, ⌊T/ratio⌋)`` largest snippet scores, with
 ``T`` the video's own length. In a padded batch every video has its own ``k``, and padded
@@ -16,7 +16,7 @@ def topk_k(lengths: Tensor, ratio: int = 8) -> Tensor:
     """Number of snippets pooled per video: ``k = max(1, ⌊length / ratio⌋)``.
 
     The floor of 1 keeps videos shorter than ``ratio`` snippets from pooling nothing (the
-    released code's ``T // 8`` can be 0, METHODS.md §5 #15).
+    released code's ``T // 8`` can be 0, docs/methods.md §5 #15).
 
     Args:
         lengths: ``(B,)`` integer number of real snippets per video.

@@ -1,4 +1,4 @@
-"""Temporal IoU and greedy 1-D non-maximum suppression (METHODS.md §2.9 step 9).
+"""Temporal IoU and greedy 1-D non-maximum suppression (docs/methods.md §2.9 step 9).
 
 Segments are ``[start, end]`` rows. Exact tIoU does not depend on the unit (post-processing
 compares runs on the integer sample grid, see ``proposals.nms_units``); only ``plus_one``

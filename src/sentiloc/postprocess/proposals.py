@@ -1,4 +1,4 @@
-"""CAS -> temporal proposals (METHODS.md §2.9): the multi-threshold scheme of TSL-Net/FSENet.
+"""CAS -> temporal proposals (docs/methods.md §2.9): the multi-threshold scheme of TSL-Net/FSENet.
 
 For each predicted class the fused class track ``ȳ_c = y_c (1 - y_∅)`` and the actionness track
 ``a = 1 - y_∅`` are upsampled 24x, cut at many thresholds into runs of consecutive samples, and

@@ -1,4 +1,4 @@
-"""ActivityNet-style results files (METHODS.md §2.9 step 10, §3): what ``sentiloc evaluate`` reads."""
+"""ActivityNet-style results files (docs/methods.md §2.9 step 10, §3): what ``sentiloc evaluate`` reads."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Three studies of one base config (FSENet-point by default), each point trained a
 the accuracy matrix's run machinery (:mod:`sentiloc.studies.matrix`), so studies are resumable
 and share its folder layout:
 
-* ``bspg``: the BSPG window w and boundary threshold β (METHODS.md §2.5); a heatmap.
+* ``bspg``: the BSPG window w and boundary threshold β (docs/methods.md §2.5); a heatmap.
 * ``face``: the share of face-missing test snippets, for a model trained without and with face
   dropout; each model is trained once and predicted once per share. Faces can only be taken
   away, so a share is a floor per video and the plot's x axis is the share actually reached.

@@ -1,7 +1,7 @@
 """``sentiloc benchmark``: the speed of training, inference, extraction and evaluation, against the reference.
 
 The reference figures are the released FSENet code's on a 2-vCPU machine with the same data
-shapes (``shared/docs/reference-speed.md``); ratios > 1 mean sentiloc is faster / leaner.
+shapes (docs/RESULTS.md); ratios > 1 mean sentiloc is faster / leaner.
 Training is measured on real optimiser steps of the configured schedule (batch, micro-batch,
 amp), inference on the whole test split including loading and post-processing (the median of
 ``infer_repeats`` passes, as reference-speed.md asks), and the longest training video is timed

@@ -27,8 +27,7 @@ from sentiloc.data import layout
 from sentiloc.data.annotations import Segment, read_segments, read_video_infos
 
 # --- Built-in TSL-300 statistics ------------------------------------------------------------
-# Measured once (sentiloc 0.1 development) on nku-zhichengzhang/TSL300 dataset/VideoSenti, i.e.
-# shared/data/tsl300/: len_duration_dict.json, fps_dict.json, videosenti_gt.json (1,642 dense
+# Measured once on nku-zhichengzhang/TSL300 dataset/VideoSenti: len_duration_dict.json, fps_dict.json, videosenti_gt.json (1,642 dense
 # segments of all 300 videos) and point_gaussian/train/point_anno_{0,1,2}.txt. Quantile tables
 # are (probability, value) pairs of the empirical distribution; sampling interpolates them.
 

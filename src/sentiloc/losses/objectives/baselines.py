@@ -8,7 +8,7 @@
   branch in the spirit of BaS-Net adds the same BCE on the suppressed track
   ``y_c · (1 − y_∅)``, where ∅ is by construction absent: a labelled class can only score high
   there if ∅ is *low* on its top snippets, which is what teaches ∅ to stay off sentiment. That
-  track is exactly the class track post-processing thresholds (METHODS.md §2.9), so the branch
+  track is exactly the class track post-processing thresholds (docs/methods.md §2.9), so the branch
   also trains the quantity inference reads.
 - ``frame`` (dense segments): a fully supervised per-snippet classifier, the focal BCE of
   :func:`~sentiloc.losses.frame.frame_loss` against the dense targets (class columns 1 inside

@@ -1,4 +1,4 @@
-"""FSENet's training objective for each supervision level (METHODS.md §2.5–2.7, §2.10).
+"""FSENet's training objective for each supervision level (docs/methods.md §2.5–2.7, §2.10).
 
     L = L_base + λ1 (L_frame + L_frame^glo) + λ2 L_sc
 

@@ -1,4 +1,4 @@
-"""TSL-Net's training objective under point supervision (METHODS.md §4).
+"""TSL-Net's training objective under point supervision (docs/methods.md §4).
 
     L = λ_fuse L_fuse + λ₁ L_video + λ₂ L_frame,      λ_fuse = 1, λ₁ = 2, λ₂ = 1
     L_frame = μ L_point + (1 − μ)(L_bkg + L_pact),     μ = 0.5

@@ -1,4 +1,4 @@
-"""TSL-Net's greedy pseudo-label search around clicks (METHODS.md §4, after LACP).
+"""TSL-Net's greedy pseudo-label search around clicks (docs/methods.md §4, after LACP).
 
 Clicks split a video into gaps: before the first click, between consecutive clicks, after the
 last. Each gap must contain some background (two segments are never adjacent), and the

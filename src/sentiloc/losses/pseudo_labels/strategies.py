@@ -1,4 +1,4 @@
-"""Frame-level pseudo-labels from point clicks (METHODS.md §2.5, §2.10, §6).
+"""Frame-level pseudo-labels from point clicks (docs/methods.md §2.5, §2.10, §6).
 
 A click says "class c happens around snippet t_p" and nothing about where the segment starts or
 ends. Every strategy here turns the clicks of a padded batch into soft frame targets
@@ -20,7 +20,7 @@ What happens outside every support is the ``background`` mode, shared by every w
 - ``outside`` — the paper's rule read literally: ŷ_c = 0 outside the windows, so ŷ_∅ = 1 − 0 = 1
   there, with full weight. It teaches ∅ from the start, but also on the part of every segment
   longer than its click's window.
-- ``seeds`` — METHODS.md's [design]: only snippets whose detached ∅ score is already ≥ τ get
+- ``seeds`` — sentiloc's design (docs/methods.md §13): only snippets whose detached ∅ score is already ≥ τ get
   ŷ_∅ = 1; the rest are ignored. Nothing starts it under point labels (measured:
   docs/RESULTS.md).
 - ``gaps`` — the whole TSL/LACP seed rule (step 1 of :mod:`~sentiloc.losses.pseudo_labels.greedy_search`):
@@ -176,7 +176,7 @@ def _gaussian_instance(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Instance-adaptive Gaussian around a pseudo-apex (our snippet-level take on GIM, §6).
 
-    GIM (METHODS.md §6) re-centres each click on a pseudo-apex and sizes the label by an estimated
+    GIM (docs/methods.md §6) re-centres each click on a pseudo-apex and sizes the label by an estimated
     instance duration. Here, on the click's class score track a_t = y_{t,c_p} (detached):
 
     1. apex a* = argmax of a_t over real snippets with |t − t_p| ≤ w (ties: nearest the click,

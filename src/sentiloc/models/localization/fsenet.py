@@ -1,4 +1,4 @@
-"""FSENet (CVPR 2026), following the paper (METHODS.md §2.2–2.4).
+"""FSENet (CVPR 2026), following the paper (docs/methods.md §2.2–2.4).
 
 Data flow for a padded batch, all ``(B, T, ·)``:
 

@@ -1,4 +1,4 @@
-"""TSL-Net (ACM MM 2022), the point-supervised TSL-300 baseline (METHODS.md §4).
+"""TSL-Net (ACM MM 2022), the point-supervised TSL-300 baseline (docs/methods.md §4).
 
 Data flow for a padded batch, all ``(B, T, ·)``; the face stream is never read:
 
