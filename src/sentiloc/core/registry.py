@@ -8,11 +8,13 @@ is defined (``@MODELS.register("fsenet")``), so adding a method adds files and n
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from sentiloc.core.errors import SentilocError
 
 T = TypeVar("T")
+C = TypeVar("C", bound=type)
 
 
 class Registry(Generic[T]):
@@ -62,3 +64,21 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+@dataclass(frozen=True)
+class Component:
+    """A registered class and the config dataclass its options are typed with."""
+
+    config: type
+    cls: type
+
+
+def register_component(registry: Registry[Component], name: str, config_cls: type) -> Callable[[C], C]:
+    """Class decorator registering ``cls`` with ``config_cls`` under ``name`` in ``registry``."""
+
+    def add(cls: C) -> C:
+        registry.register(name)(Component(config_cls, cls))
+        return cls
+
+    return add

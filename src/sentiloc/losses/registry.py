@@ -10,14 +10,13 @@ whose outputs do not carry it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.experiment import ComponentSpec, build_options
-from sentiloc.core.registry import Registry
+from sentiloc.core.registry import Component, Registry, register_component
 from sentiloc.data.batch import Batch
 from sentiloc.models.base import LocalizationOutput
 from sentiloc.models.registry import MODELS
@@ -33,23 +32,12 @@ class Objective:
         raise NotImplementedError
 
 
-@dataclass(frozen=True)
-class ObjectiveEntry:
-    config: type
-    objective: type[Objective]
-
-
-OBJECTIVES: Registry[ObjectiveEntry] = Registry("objective", "loss.name")
+OBJECTIVES: Registry[Component] = Registry("objective", "loss.name")
 
 
 def register_objective(name: str, config_cls: type) -> Callable[[type[Objective]], type[Objective]]:
     """Class decorator: ``@register_objective("fsenet", ObjectiveConfig)``."""
-
-    def add(objective_cls: type[Objective]) -> type[Objective]:
-        OBJECTIVES.register(name)(ObjectiveEntry(config_cls, objective_cls))
-        return objective_cls
-
-    return add
+    return register_component(OBJECTIVES, name, config_cls)
 
 
 def objective_options(spec: ComponentSpec, derived: Mapping[str, Any] | None = None) -> Any:
@@ -59,9 +47,9 @@ def objective_options(spec: ComponentSpec, derived: Mapping[str, Any] | None = N
 
 def check_fit(loss_name: str, model_name: str) -> None:
     """Refuse a model whose outputs lack what the objective reads, naming the models that fit."""
-    needs = OBJECTIVES.get(loss_name).objective.needs
-    if not issubclass(MODELS.get(model_name).model.output_type, needs):
-        fitting = [name for name, entry in MODELS.items() if issubclass(entry.model.output_type, needs)]
+    needs = OBJECTIVES.get(loss_name).cls.needs
+    if not issubclass(MODELS.get(model_name).cls.output_type, needs):
+        fitting = [name for name, entry in MODELS.items() if issubclass(entry.cls.output_type, needs)]
         raise SentilocError(
             f"loss.name {loss_name!r} reads {needs.__name__}, which model.name {model_name!r} does not return; "
             f"use it with model.name {' or '.join(repr(n) for n in fitting)}"
@@ -72,4 +60,4 @@ def build_objective(spec: ComponentSpec, derived: Mapping[str, Any], supervision
     """Instantiate the objective ``spec`` names for ``supervision`` and a model called ``model_name``."""
     check_fit(spec.name, model_name)
     entry = OBJECTIVES.get(spec.name)
-    return entry.objective(objective_options(spec, derived), supervision, int(derived["num_classes"]))
+    return entry.cls(objective_options(spec, derived), supervision, int(derived["num_classes"]))

@@ -8,31 +8,18 @@ so unknown or misspelt options are reported by field name at load time instead o
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from sentiloc.core.experiment import ComponentSpec, build_options
-from sentiloc.core.registry import Registry
+from sentiloc.core.registry import Component, Registry, register_component
 from sentiloc.models.base import BaseModel
 
-
-@dataclass(frozen=True)
-class ModelEntry:
-    config: type
-    model: type[BaseModel]
-
-
-MODELS: Registry[ModelEntry] = Registry("model", "model.name")
+MODELS: Registry[Component] = Registry("model", "model.name")
 
 
 def register_model(name: str, config_cls: type) -> Callable[[type[BaseModel]], type[BaseModel]]:
     """Class decorator: ``@register_model("fsenet", FSENetConfig)``."""
-
-    def add(model_cls: type[BaseModel]) -> type[BaseModel]:
-        MODELS.register(name)(ModelEntry(config_cls, model_cls))
-        return model_cls
-
-    return add
+    return register_component(MODELS, name, config_cls)
 
 
 def build_model(spec: ComponentSpec, derived: Mapping[str, Any]) -> BaseModel:
@@ -43,4 +30,4 @@ def build_model(spec: ComponentSpec, derived: Mapping[str, Any]) -> BaseModel:
             an option that contradicts the data, or an invalid value rejected by the config.
     """
     entry = MODELS.get(spec.name)
-    return entry.model(build_options(entry.config, spec, derived))
+    return entry.cls(build_options(entry.config, spec, derived))
