@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sentiloc.apps.train import check_config
 from sentiloc.core.errors import SentilocError
 from sentiloc.studies.matrix import (
     MAIN_CONFIGS,
@@ -24,6 +25,7 @@ from sentiloc.studies.matrix import (
     resolve_config,
     summarize,
 )
+from sentiloc.tasks import TASKS, Fold
 
 
 def _record(avg: float, label: str = "fsenet_point", seed: int = 1, train_s: float = 90.0) -> dict:
@@ -112,6 +114,19 @@ def test_seed_keys_follow_the_seed(tmp_path: Path) -> None:
                       ("train.seed", "data.click_jitter_seed"))
     assert spec.config["train"]["seed"] == 5 and spec.config["data"]["click_jitter_seed"] == 5
     assert spec.params == {"click_jitter_s": 2.0}
+
+
+def test_folds_are_an_axis_of_the_matrix(tmp_path: Path) -> None:
+    """Leave-one-subject-out or k-fold tasks give several folds; each trains with its overrides."""
+    config = resolve_config("fsenet_point", [], 1)
+    folds = [Fold("a", ("data.val_seed=1",), "test"), Fold("b", ("data.val_seed=2",), "test")]
+    specs = plan_runs([("fsenet_point", config, {})], [1, 2], tmp_path, folds=folds)
+    assert [(s.fold.name, s.seed, s.run_dir.name) for s in specs] == [
+        ("a", 1, "fsenet_point_a_s1"), ("a", 2, "fsenet_point_a_s2"),
+        ("b", 1, "fsenet_point_b_s1"), ("b", 2, "fsenet_point_b_s2"),
+    ]
+    assert [s.config["data"]["val_seed"] for s in specs] == [1, 1, 2, 2]
+    assert TASKS.get("localization").folds(check_config(config), tmp_path) == [Fold("test")]
 
 
 def test_config_problems_fail_before_any_run(tmp_path: Path) -> None:

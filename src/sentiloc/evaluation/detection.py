@@ -424,6 +424,11 @@ def format_table(result: DetectionResult) -> str:
     return "\n".join(lines)
 
 
+def has_segments(ground_truth: Mapping, subset: str) -> bool:
+    """Whether a validated ground truth holds at least one segment in ``subset``."""
+    return any(entry["subset"] == subset and entry["annotations"] for entry in ground_truth["database"].values())
+
+
 def run_evaluate(
     gt_path: Path | str,
     pred_path: Path | str,
@@ -441,7 +446,7 @@ def run_evaluate(
         refuse_clobber(Path(json_out), overwrite)
     thresholds = parse_tiou(tiou_spec)
     ground_truth = load_ground_truth(gt_path)
-    if not any(entry["subset"] == subset and entry["annotations"] for entry in ground_truth["database"].values()):
+    if not has_segments(ground_truth, subset):
         raise SentilocError(f"{gt_path}: no ground-truth segment in subset {subset!r}; check --subset")
     result = evaluate_detection(ground_truth, load_predictions(pred_path), subset, thresholds)
     print(format_table(result))

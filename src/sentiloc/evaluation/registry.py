@@ -25,6 +25,7 @@ class Evaluator:
         evaluate: ``(ground_truth, predictions, subset) -> result`` with ``to_json()``.
         headline: the key of ``result.to_json()`` that summarises a run (e.g. ``average_mAP``).
         format: result -> the human-readable table.
+        has_ground_truth: ``(ground_truth, subset) -> bool``: is there anything to score in ``subset``.
     """
 
     load_ground_truth: Callable[[Path | str], Mapping]
@@ -32,6 +33,7 @@ class Evaluator:
     evaluate: Callable[[Mapping, Mapping, str], Any]
     headline: str
     format: Callable[[Any], str]
+    has_ground_truth: Callable[[Mapping, str], bool]
 
 
 EVALUATORS: Registry[Evaluator] = Registry("evaluator")
@@ -42,4 +44,5 @@ EVALUATORS.register("detection")(Evaluator(
     evaluate=detection.evaluate_detection,
     headline="average_mAP",
     format=detection.format_table,
+    has_ground_truth=detection.has_segments,
 ))

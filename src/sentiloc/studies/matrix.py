@@ -1,7 +1,8 @@
-"""``sentiloc benchmark accuracy``: the config x seed matrix behind the accuracy tables.
+"""``sentiloc study accuracy``: the config x fold x seed matrix behind the accuracy tables.
 
-Every run is train -> predict the test split from ``best.pt`` -> evaluate against ``gt.json``,
-in its own folder ``OUT/runs/<config>_s<seed>``. A matrix takes about an hour, so its state lives
+Every run is train -> predict the fold's evaluation split from ``best.pt`` -> score it with the
+task's evaluator, in its own folder ``OUT/runs/<config>_s<seed>`` (``<config>_<fold>_s<seed>``
+where the task's dataset has more than one fold: leave-one-subject-out, k-fold). A matrix takes about an hour, so its state lives
 in files and a killed matrix continues when the same command is repeated: a run whose metrics
 file exists is read back, a half-trained one resumes from ``last.pt``, and ``results.csv`` /
 ``table.md`` are rewritten after every run. ``run.json`` in each run folder holds a fingerprint of
@@ -36,9 +37,11 @@ from sentiloc.core.config import (
     resolve_config_path,
 )
 from sentiloc.core.errors import SentilocError
+from sentiloc.core.experiment import DEFAULT_TASK
 from sentiloc.core.io import atomic_write_json, atomic_write_text, load_json
 from sentiloc.engine.checkpoint import load_checkpoint
-from sentiloc.evaluation.detection import evaluate_detection, load_ground_truth
+from sentiloc.evaluation.registry import EVALUATORS, Evaluator
+from sentiloc.tasks import TASKS, Fold, Task
 
 #: The method x supervision configs of the accuracy table, in table order (ablations follow).
 MAIN_CONFIGS = ("fsenet_point", "fsenet_video", "fsenet_full", "tslnet_point", "mil_video", "frame_full")
@@ -64,6 +67,7 @@ class RunSpec:
     config: dict[str, Any]
     run_dir: Path
     params: dict[str, float] = field(default_factory=dict)
+    fold: Fold = Fold("test")
 
     @property
     def fingerprint(self) -> str:
@@ -124,12 +128,13 @@ def plan_runs(
     seeds: Sequence[int],
     runs_dir: Path,
     seed_keys: Sequence[str] = ("train.seed",),
+    folds: Sequence[Fold] = (Fold("test"),),
 ) -> list[RunSpec]:
-    """One :class:`RunSpec` per (entry, seed), config-major.
+    """One :class:`RunSpec` per (entry, fold, seed), config-major.
 
-    ``entries`` are ``(label, config, params)``; each ``seed_keys`` key is set to the seed. Runs
-    whose resolved configs are identical (``ablations/bspg`` is ``fsenet_point``) share the
-    folder of the first, so they are trained once.
+    ``entries`` are ``(label, config, params)``; each fold's overrides are applied, and each
+    ``seed_keys`` key is set to the seed. Runs whose resolved configs are identical
+    (``ablations/bspg`` is ``fsenet_point``) share the folder of the first, so they are trained once.
     """
     labels = [label for label, _, _ in entries]
     if len(set(labels)) != len(labels):
@@ -137,11 +142,12 @@ def plan_runs(
     folders: dict[str, Path] = {}
     specs = []
     for label, config, params in entries:
-        for seed in seeds:
-            seeded = apply_overrides(config, [f"{key}={seed}" for key in seed_keys])
-            default = runs_dir / f"{label.replace('/', '-')}_s{seed}"
-            run_dir = folders.setdefault(config_fingerprint(seeded), default)
-            specs.append(RunSpec(label, seed, seeded, run_dir, dict(params)))
+        for fold in folds:
+            for seed in seeds:
+                seeded = apply_overrides(config, [*fold.overrides, *(f"{key}={seed}" for key in seed_keys)])
+                name = label.replace("/", "-") + (f"_{fold.name}" if len(folds) > 1 else "")
+                run_dir = folders.setdefault(config_fingerprint(seeded), runs_dir / f"{name}_s{seed}")
+                specs.append(RunSpec(label, seed, seeded, run_dir, dict(params), fold))
     return specs
 
 
@@ -193,15 +199,16 @@ def evaluate_run(
     spec: RunSpec, data_root: Path, ground_truth: Mapping, train_s: float, face_missing: float = 0.0,
     device: str = "cpu",
 ) -> dict[str, Any]:
-    """Predict the test split from ``best.pt`` and evaluate it; the metrics file marks the run done."""
+    """Predict the fold's split from ``best.pt`` and score it; the metrics file marks the run done."""
     name = metrics_name(face_missing)
     predictions = predict_split(
-        spec.run_dir / "best.pt", data_root, "test", spec.run_dir / name.replace("metrics", "test"),
+        spec.run_dir / "best.pt", data_root, spec.fold.split, spec.run_dir / name.replace("metrics", "test"),
         overwrite=True, device=device, face_missing=face_missing, face_seed=spec.seed,
     )
-    result = evaluate_detection(ground_truth, predictions, subset="test")
+    result = evaluator_of(spec.config).evaluate(ground_truth, predictions, spec.fold.split)
     record = {
-        "label": spec.label, "seed": spec.seed, "fingerprint": spec.fingerprint, "epochs": spec.epochs,
+        "label": spec.label, "seed": spec.seed, "fold": spec.fold.name, "fingerprint": spec.fingerprint,
+        "epochs": spec.epochs,
         "face_missing": face_missing, "train_s": train_s, "metrics": result.to_json(),
     }
     atomic_write_json(spec.run_dir / name, record)
@@ -241,12 +248,28 @@ def prune_checkpoints(run_dir: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def load_test_ground_truth(data_root: Path) -> dict:
-    """``DATA/gt.json``, refused up front when its test subset is empty (every run would score 0)."""
-    path = Path(data_root) / "gt.json"
-    ground_truth = load_ground_truth(path)
-    if not any(e["subset"] == "test" and e["annotations"] for e in ground_truth["database"].values()):
-        raise SentilocError(f"{path}: no ground-truth segment in the test subset; nothing to evaluate")
+def task_of(config: Mapping[str, Any]) -> Task:
+    return TASKS.get(str(config.get("task") or DEFAULT_TASK))
+
+
+def evaluator_of(config: Mapping[str, Any]) -> Evaluator:
+    return EVALUATORS.get(task_of(config).evaluator)
+
+
+def load_ground_truth_of(specs: Sequence[RunSpec], data_root: Path) -> Mapping:
+    """The ground truth every run of ``specs`` is scored against (one task per matrix), read once.
+
+    Refused up front when a fold's split holds no ground truth (every run would score 0).
+    """
+    tasks = {str(spec.config.get("task") or DEFAULT_TASK) for spec in specs}
+    if len(tasks) > 1:
+        raise SentilocError(f"configs of several tasks {sorted(tasks)} in one matrix; run one matrix per task")
+    path = task_of(specs[0].config).ground_truth_file(Path(data_root))
+    evaluator = evaluator_of(specs[0].config)
+    ground_truth = evaluator.load_ground_truth(path)
+    for split in sorted({spec.fold.split for spec in specs}):
+        if not evaluator.has_ground_truth(ground_truth, split):
+            raise SentilocError(f"{path}: no ground truth in the {split} subset; nothing to evaluate")
     return ground_truth
 
 
@@ -263,7 +286,7 @@ def run_matrix(
 
     With ``overwrite`` each run folder is emptied once before its run, so everything is retrained.
     """
-    ground_truth = load_test_ground_truth(data_root)
+    ground_truth = load_ground_truth_of(specs, data_root)
     finished: dict[Path, tuple[str, list[dict[str, Any]]]] = {}
     done: list[tuple[RunSpec, dict[str, Any]]] = []
     for k, spec in enumerate(specs, 1):
@@ -369,19 +392,22 @@ def csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def accuracy_rows(done: Sequence[tuple[RunSpec, Mapping[str, Any]]]) -> list[dict[str, Any]]:
-    """One CSV row per run: config, seed, metrics in percent, training minutes, run folder."""
+    """One CSV row per run: config, fold, seed, metrics in percent, training minutes, run folder."""
     return [
-        {"config": spec.label, "seed": spec.seed, **record_row(record), "run_dir": str(spec.run_dir)}
+        {"config": spec.label, "fold": spec.fold.name, "seed": spec.seed, **record_row(record),
+         "run_dir": str(spec.run_dir)}
         for spec, record in done
     ]
 
 
 def accuracy_report(rows: Sequence[Mapping[str, Any]], data_root: Path, epochs: int, seeds: Sequence[int]) -> str:
-    """``table.md``: one line saying what was run, then mean ± std over seeds per config."""
+    """``table.md``: one line saying what was run, then mean ± std over the runs (folds x seeds) per config."""
     metrics = metric_columns(rows)
     table = markdown_table(summarize(rows, ["config"], metrics), ["config"], metrics)
+    folds = sorted({row["fold"] for row in rows})
+    over = "seeds" if len(folds) == 1 else f"folds ({', '.join(folds)}) x seeds"
     note = (f"Accuracy on {data_root}, {epochs} epochs, seeds {', '.join(map(str, seeds))}: "
-            "mean ± sample std over seeds, in %; train min = mean training wall time per run.")
+            f"mean ± sample std over {over}, in %; train min = mean training wall time per run.")
     return f"{note}\n\n{table}\n"
 
 
@@ -400,13 +426,15 @@ def run_accuracy(
     data_root, out = Path(data_root), Path(out)
     names = list(configs) if configs else default_configs()
     entries = [(config_label(name), resolve_config(name, overrides, epochs), {}) for name in names]
-    specs = plan_runs(entries, seeds, out / "runs")
+    first = entries[0][1]
+    specs = plan_runs(entries, seeds, out / "runs", folds=task_of(first).folds(check_config(first), data_root))
 
     def write(done: list[tuple[RunSpec, dict[str, Any]]]) -> None:
         rows = accuracy_rows(done)
         atomic_write_text(out / "results.csv", csv_text(rows))
         atomic_write_text(out / "table.md", accuracy_report(rows, data_root, epochs, seeds))
 
-    log(f"accuracy matrix: {len(names)} configs x {len(seeds)} seeds, {epochs} epochs, into {out}")
+    folds = sorted({spec.fold.name for spec in specs})
+    log(f"accuracy matrix: {len(names)} configs x {len(folds)} fold(s) x {len(seeds)} seeds, {epochs} epochs, into {out}")
     run_matrix(specs, data_root, overwrite=overwrite, device=device, after_each=write, log=log)
     return (out / "table.md").read_text(encoding="utf-8")

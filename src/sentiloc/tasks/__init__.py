@@ -1,6 +1,6 @@
 """Tasks on the shared engine (:mod:`.base`); importing this package registers every shipped task."""
 
 from sentiloc.tasks import localization  # noqa: F401 (registers the task)
-from sentiloc.tasks.base import TASKS, Task, TrainedModel, load_trained
+from sentiloc.tasks.base import TASKS, Fold, Task, TrainedModel, load_trained
 
-__all__ = ["TASKS", "Task", "TrainedModel", "load_trained"]
+__all__ = ["TASKS", "Fold", "Task", "TrainedModel", "load_trained"]

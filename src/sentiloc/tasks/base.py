@@ -28,6 +28,22 @@ from sentiloc.engine.interfaces import Selection, TrainingData
 from sentiloc.models.registry import build_model
 
 
+@dataclass(frozen=True)
+class Fold:
+    """One train/evaluate partition of a dataset, for studies that average over folds.
+
+    Attributes:
+        name: the fold's name in run folders and tables (``test`` for a fixed split, a subject
+            for leave-one-subject-out, ``1``..``K`` for k-fold).
+        overrides: ``--set`` overrides that make a config train on this fold's training part.
+        split: the split :meth:`Task.predict` evaluates.
+    """
+
+    name: str
+    overrides: tuple[str, ...] = ()
+    split: str = "test"
+
+
 @dataclass
 class TrainedModel:
     """A model restored from a checkpoint, in eval mode, with the experiment and task it was trained under.
@@ -83,6 +99,14 @@ class Task(ABC):
     def predict(self, trained: TrainedModel, root: Path, split: str, device: torch.device,
                 **options: Any) -> dict:
         """The prediction file's content for every video of ``split`` of ``root``."""
+
+    @abstractmethod
+    def folds(self, exp: ExperimentConfig, root: Path) -> list[Fold]:
+        """The evaluation folds of the dataset at ``root`` (one for a fixed train/test split)."""
+
+    @abstractmethod
+    def ground_truth_file(self, root: Path) -> Path:
+        """The file the task's evaluator scores predictions of ``root`` against."""
 
     @abstractmethod
     def restore_extras(self, state: Mapping[str, Any]) -> dict[str, Any]:

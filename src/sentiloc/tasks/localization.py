@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from sentiloc.core.experiment import ExperimentConfig
+from sentiloc.data import layout
 from sentiloc.data.annotations import read_extractor_record, read_video_infos
 from sentiloc.data.batch import Batch
 from sentiloc.data.dataset import (
@@ -37,7 +38,7 @@ from sentiloc.engine.inference import inference_model, run_model
 from sentiloc.engine.interfaces import Selection, TrainingData
 from sentiloc.evaluation.selection import SELECTION, ValidationSet
 from sentiloc.postprocess import PostprocessConfig, activitynet_results, video_proposals
-from sentiloc.tasks.base import TASKS, Task, TrainedModel
+from sentiloc.tasks.base import TASKS, Fold, Task, TrainedModel
 
 
 @dataclass
@@ -160,6 +161,13 @@ class LocalizationTask(Task):
         proposals, _ = predict_proposals(trained.model, dataset, trained.classes, trained.exp.postprocess, device,
                                          trained.exp.train.amp)
         return activitynet_results(proposals)
+
+    def folds(self, exp: ExperimentConfig, root: Path) -> list[Fold]:
+        """TSL-300 has one fixed split: train on ``train``, evaluate on ``test``."""
+        return [Fold("test")]
+
+    def ground_truth_file(self, root: Path) -> Path:
+        return Path(root) / layout.GT_FILE
 
     def restore_extras(self, state: Mapping[str, Any]) -> dict[str, Any]:
         return {"extractor": state.get("extractor"), "stats": stats_from_state(state.get("feature_stats"))}
