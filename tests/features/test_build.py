@@ -8,7 +8,7 @@ import pytest
 
 from sentiloc.core.errors import SentilocError
 from sentiloc.features.build import assign_splits, build_dataset, read_annotation_csv
-from sentiloc.features.extract import ExtractSettings
+from sentiloc.features.settings import ExtractSettings
 
 
 def write_csv(tmp_path: Path, text: str) -> Path:
@@ -75,7 +75,7 @@ def test_build_refuses_missing_videos_and_foreign_folders(tmp_path):
 
 
 def test_excel_bom_and_dot_files_are_handled(tmp_path):
-    from sentiloc.features.extract import expand_inputs
+    from sentiloc.features.batch import expand_inputs
 
     path = tmp_path / "ann.csv"
     path.write_bytes("video,label,start,end\nclip,p,1,2\n".encode("utf-8-sig"))

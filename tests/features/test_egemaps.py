@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.features.egemaps import DIM, EGeMAPSExtractor, context_windows
+from sentiloc.features.streams.egemaps import DIM, EGeMAPSExtractor, context_windows
 
 SR = 16_000
 FPS = 25.0  # snippet = 0.64 s

@@ -10,7 +10,8 @@ import pytest
 
 from sentiloc.cli import main
 from sentiloc.core.errors import SentilocError
-from sentiloc.features.extract import ExtractSettings, expand_inputs, extract_videos
+from sentiloc.features.batch import expand_inputs, extract_videos
+from sentiloc.features.settings import ExtractSettings
 from sentiloc.data.simulate.video import SyntheticVideo, write_video
 
 FACE = (3.0, 7.0)
@@ -115,7 +116,7 @@ def test_i3d_and_a_torchscript_face_model_run_through_extract(tmp_path):
     """The weight-loading path end to end: pytorch-i3d-style state dict + TorchScript face CNN (random weights)."""
     import torch
 
-    from sentiloc.features.i3d import InceptionI3d
+    from sentiloc.features.streams.i3d import InceptionI3d
 
     torch.manual_seed(0)
     torch.save(InceptionI3d().state_dict(), tmp_path / "rgb_imagenet.pt")

@@ -17,17 +17,18 @@ import torch
 from skimage import data
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.features.base import SNIPPET_FRAMES
-from sentiloc.features.face import (
+from sentiloc.core.timebase import SNIPPET_FRAMES
+from sentiloc.features.face import FACE_DETECTORS
+from sentiloc.features.face.base import (
     NONZERO_EPS,
     Face,
     FaceExtractor,
-    HaarFaceDetector,
     HogLbpDescriptor,
     TorchScriptFaceEmbedder,
     align_face,
-    build_face_extractor,
 )
+from sentiloc.features.face.haar import HaarFaceDetector
+from sentiloc.features.settings import ExtractSettings
 
 # The TorchScript tests use torch.jit, which torch 2.13 marks deprecated; the format is what
 # --face-weights documents, so the warning is expected here.
@@ -70,6 +71,12 @@ def detector() -> HaarFaceDetector:
 @pytest.fixture(scope="module")
 def extractor(detector: HaarFaceDetector) -> FaceExtractor:
     return FaceExtractor(detector, HogLbpDescriptor())
+
+
+def face_stream(**settings: object) -> FaceExtractor:
+    """The face stream's extractor that ``ExtractSettings(**settings)`` build, through the detector registry."""
+    chosen = ExtractSettings(**settings)
+    return FACE_DETECTORS.get(chosen.face_detector).build(chosen, "cpu")
 
 
 def tiny_cnn(out: int = 8) -> torch.nn.Module:
@@ -260,7 +267,7 @@ def test_descriptor_of_zeros_still_marks_the_face_present(tmp_path: Path) -> Non
     with torch.no_grad():
         model[-1].weight.zero_()
         model[-1].bias.zero_()
-    extractor = build_face_extractor(save_script(model, tmp_path / "zeros.pt"))
+    extractor = face_stream(face_weights=str(save_script(model, tmp_path / "zeros.pt")))
     assert extractor.info.name == "haar+torchscript:zeros.pt" and extractor.info.dim == 8
     row, present = extractor(clip_of(face_frame()))
     assert present and row[0] == np.float32(NONZERO_EPS) and not np.any(row[1:])
@@ -268,5 +275,5 @@ def test_descriptor_of_zeros_still_marks_the_face_present(tmp_path: Path) -> Non
 
 
 def test_factory_defaults_to_hoglbp() -> None:
-    extractor = build_face_extractor(None, frames_per_snippet=1)
+    extractor = face_stream(face_frames=1)
     assert extractor.info.name == "haar+hoglbp" and extractor.frames_per_snippet == 1

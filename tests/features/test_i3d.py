@@ -16,7 +16,7 @@ from torch import nn
 
 from sentiloc.core.errors import SentilocError
 from sentiloc.features.base import ExtractorInfo, file_digest
-from sentiloc.features.i3d import I3DExtractor, InceptionI3d, MaxPool3dSame, load_i3d, preprocess, same_padding
+from sentiloc.features.streams.i3d import I3DExtractor, InceptionI3d, MaxPool3dSame, load_i3d, preprocess, same_padding
 
 # 3 stem convs + 9 inception modules x 6 convs, each conv with weight + 5 BN tensors; + logits w, b.
 EXPECTED_KEYS = (3 + 9 * 6) * 6 + 2

@@ -7,21 +7,29 @@ import sys
 from pathlib import Path
 
 from sentiloc.cli._args import add_device_flag, add_parser, positive_int
-from sentiloc.features.base import AUDIO_CHOICES, FACE_DETECTOR_CHOICES, VISUAL_CHOICES
+from sentiloc.core.registry import Registry
+from sentiloc.features.base import StreamExtractor
+from sentiloc.features.streams import (
+    AUDIO_CHOICES,
+    AUDIO_EXTRACTORS,
+    FACE_DETECTOR_CHOICES,
+    FACE_DETECTORS,
+    VISUAL_CHOICES,
+    VISUAL_EXTRACTORS,
+)
 
 
 def add_extractor_flags(p: argparse.ArgumentParser) -> None:
     """What the extractors compute (shared by extract, build-dataset and benchmark extract)."""
-    p.add_argument("--visual", default="default", choices=VISUAL_CHOICES,
-                   help="default: the weight-free colour-motion descriptor; i3d: Inception-I3D RGB (1024-d, the "
-                   "TSL-300 convention), needs --visual-weights")
+
+    def described(registry: Registry[StreamExtractor]) -> str:
+        return "; ".join(f"{name}: {entry.summary}" for name, entry in registry.items())
+
+    p.add_argument("--visual", default="default", choices=VISUAL_CHOICES, help=described(VISUAL_EXTRACTORS))
     p.add_argument("--visual-weights", type=Path, help="pytorch-i3d state dict, e.g. rgb_imagenet.pt (never downloaded)")
-    p.add_argument("--audio", default="logmel", choices=AUDIO_CHOICES,
-                   help="logmel: 32x60 log-mel blocks per snippet (the TSL-300 convention); egemaps: the 88 eGeMAPS "
-                   "affect functionals per snippet (needs `pip install opensmile`)")
+    p.add_argument("--audio", default="logmel", choices=AUDIO_CHOICES, help=described(AUDIO_EXTRACTORS))
     p.add_argument("--face-detector", default="haar", choices=FACE_DETECTOR_CHOICES,
-                   help="haar: OpenCV's cascade (default); mediapipe: MediaPipe face detection + 468-point face mesh, "
-                   "whose geometry is the default descriptor (needs `pip install mediapipe==0.10.14`)")
+                   help=described(FACE_DETECTORS) + " (default: %(default)s)")
     p.add_argument("--face-weights", type=Path, help="a face expression CNN (torch.export .pt2 or TorchScript .pt); "
                    "default: the weight-free descriptor of the aligned face")
     p.add_argument("--face-frames", type=positive_int, default=2, help="frames per snippet searched for a face (default 2)")
@@ -37,11 +45,11 @@ def _add_run_flags(p: argparse.ArgumentParser, overwrite_help: str) -> None:
 
 
 def extract_settings(args: argparse.Namespace, verb: str):
-    """The :class:`~sentiloc.features.extract.ExtractSettings` of the extractor flags."""
+    """The :class:`~sentiloc.features.settings.ExtractSettings` of the extractor flags."""
     from sentiloc.features import require_video_stack
 
     require_video_stack(f"sentiloc {verb}")
-    from sentiloc.features.extract import ExtractSettings
+    from sentiloc.features.settings import ExtractSettings
 
     def absolute(path: Path | None) -> str | None:
         return str(Path(path).resolve()) if path else None
@@ -58,7 +66,7 @@ def _device(name: str) -> str:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from sentiloc.features.extract import extract_videos
+    from sentiloc.features.batch import extract_videos
 
     report = extract_videos(args.videos, Path(args.out), extract_settings(args, "extract"), workers=args.workers,
                             overwrite=args.overwrite, device=_device(args.device))

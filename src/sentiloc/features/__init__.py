@@ -1,7 +1,12 @@
 """Raw video -> TSL-300 feature streams: decoding, visual, audio and face extractors, datasets.
 
-These need the ``video`` extra (PyAV, librosa, OpenCV, scikit-image); :func:`require_video_stack`
-turns a missing one into an instruction rather than an ImportError deep inside a verb.
+One video: :mod:`.extract`; many, resumably and in parallel: :mod:`.batch` (with
+:mod:`.executors`); the extractors each setting can choose: :mod:`.streams` and :mod:`.face`;
+``build-dataset``: :mod:`.build`. docs/features.md maps the package and says how to extend it.
+
+Extraction needs the ``video`` extra (PyAV, librosa, OpenCV, scikit-image);
+:func:`require_video_stack` turns a missing one into an instruction rather than an ImportError deep
+inside a verb. The settings and the registries of choices load without it.
 """
 
 from __future__ import annotations

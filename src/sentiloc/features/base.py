@@ -1,29 +1,38 @@
-"""What every per-snippet feature extractor looks like.
+"""What every feature extractor looks like, and how one is registered.
 
 Extraction walks a video once on the TSL-300 snippet grid (16 native frames per snippet, see
-:mod:`sentiloc.core.timebase`) and hands each snippet's frames to the visual and face
-extractors, and each snippet's audio window to the audio extractor. Keeping the three behind one
-small contract lets ``extract`` record exactly which extractor produced a stream (``name``,
-``version``, ``dim`` go into ``meta/<video>.json`` and into checkpoints), and lets ``localize``
-refuse a checkpoint whose dims the chosen extractors cannot produce.
+:mod:`sentiloc.core.timebase`) and hands each snippet's frames to the extractors that read frames,
+and the whole audio track to those that read audio. Keeping them behind one small contract lets
+``extract`` record exactly which extractor produced a stream (``name``, ``version``, ``dim`` go
+into ``meta/<video>.json`` and into checkpoints), and lets ``localize`` refuse a checkpoint whose
+dims the chosen extractors cannot produce.
+
+A :class:`StreamExtractor` is a registry entry: the stream an extractor fills, the setting that
+selects it and how to build it. Entries name their code with :func:`deferred`, so the registries
+(and the command line's choices) load without OpenCV, librosa, torch or optional installs such
+as MediaPipe; an extractor's libraries are imported when it is built. This module is light for
+the same reason. How to add one: docs/features.md.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
-#: Native frames per snippet, the TSL-300 convention.
-SNIPPET_FRAMES = 16
-#: The extractor choices of ``--visual``, ``--audio`` and ``--face-detector`` (importable without the
-#: ``video`` extra, so the CLI can list them).
-VISUAL_CHOICES = ("default", "i3d")
-AUDIO_CHOICES = ("logmel", "egemaps")
-FACE_DETECTOR_CHOICES = ("haar", "mediapipe")
+from sentiloc.data import layout
+
+if TYPE_CHECKING:
+    from sentiloc.features.settings import ExtractSettings
+
+
+#: The three output streams, under their TSL-300 folder names: visual, audio, face.
+RGB, AUDIO, FACE = layout.DEFAULT_MODALITIES
 
 
 def file_digest(path: Path) -> str:
@@ -87,3 +96,49 @@ class FaceClipExtractor(Protocol):
     def __call__(self, clip: np.ndarray) -> tuple[np.ndarray, bool]:
         """Return ``(float32 (info.dim,), face_present)``."""
         ...
+
+
+Extractor = ClipExtractor | AudioExtractor | FaceClipExtractor
+
+
+def deferred(module: str, attribute: str) -> Callable[..., Any]:
+    """``module.attribute`` as a callable that imports ``module`` only when it is called."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(import_module(module), attribute)(*args, **kwargs)
+
+    call.__qualname__ = f"{module}.{attribute}"
+    return call
+
+
+def accepts_any(settings: ExtractSettings) -> None:
+    """The :attr:`StreamExtractor.check` of extractors that take every valid setting."""
+
+
+@dataclass(frozen=True)
+class StreamExtractor:
+    """A registered way to fill one output stream.
+
+    Attributes:
+        stream: the output folder it fills (``rgb``, ``logmfcc`` or ``img``).
+        option: the :class:`~sentiloc.features.settings.ExtractSettings` field that selects it.
+        choice: the value of that field that selects it (the name it is registered under).
+        build: ``(settings, device) -> extractor``; the extractor describes itself with its
+            :class:`ExtractorInfo` ``info``. ``device`` only places models; it never changes rows.
+        summary: one line for ``--help``.
+        reads: ``frames``: called on each snippet's clip (:class:`ClipExtractor`); ``audio``:
+            called once on the whole track (:class:`AudioExtractor`).
+        presence: for a frames extractor that also says whether its subject is present
+            (:class:`FaceClipExtractor`), the meta key of those per-snippet flags.
+        check: raises :class:`~sentiloc.core.errors.SentilocError` for settings it cannot use
+            (a missing weights file, too small frames), before anything is built.
+    """
+
+    stream: str
+    option: str
+    choice: str
+    build: Callable[[ExtractSettings, str], Extractor]
+    summary: str
+    reads: Literal["frames", "audio"] = "frames"
+    presence: str | None = None
+    check: Callable[[ExtractSettings], None] = accepts_any

@@ -15,7 +15,7 @@ drawn from those that have segments (only they can be evaluated). Segments feed 
 and, for test videos, ``gt.json``; clicks of training videos feed ``point_gaussian/point_labels.csv``
 in native frames, exactly like TSL-300's files.
 
-Features are extracted into ``OUT/extracted`` (resumable, see :mod:`sentiloc.features.extract`)
+Features are extracted into ``OUT/extracted`` (resumable, see :mod:`sentiloc.features.batch`)
 and hard-linked into ``OUT/features/<split>/``; ``OUT/extractor.json`` records the extractor
 settings, so models trained on the dataset carry them into ``sentiloc localize``.
 """
@@ -36,15 +36,9 @@ from sentiloc.data import layout
 from sentiloc.data.annotations import Segment, finite_number
 from sentiloc.data.validate import check_dataset
 from sentiloc.core.errors import SentilocError
-from sentiloc.features.extract import (
-    META_DIR,
-    ExtractSettings,
-    expand_inputs,
-    extract_videos,
-    finished_meta,
-    stream_path,
-    unique_ids,
-)
+from sentiloc.features.batch import expand_inputs, extract_videos, unique_ids
+from sentiloc.features.extract import META_DIR, finished_meta, stream_path
+from sentiloc.features.settings import ExtractSettings
 from sentiloc.core.io import atomic_write_json, atomic_write_text, id_problem, load_json
 
 EXTRACTED_DIR = "extracted"

@@ -23,7 +23,7 @@ import av
 import numpy as np
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.features.base import SNIPPET_FRAMES
+from sentiloc.core.timebase import SNIPPET_FRAMES, snippets_in
 
 #: Sample rate of the audio handed to audio extractors (the TSL-300 audio convention).
 AUDIO_RATE = 16_000
@@ -41,7 +41,7 @@ class VideoProbe:
 
     @property
     def expected_snippets(self) -> int:
-        return max(1, math.ceil(self.duration_s * self.fps / SNIPPET_FRAMES - 1e-9))
+        return snippets_in(self.duration_s, self.fps)
 
 
 def _open(path: Path) -> av.container.InputContainer:

@@ -1,122 +1,60 @@
-"""``sentiloc extract``: video files -> ``features/{rgb,logmfcc,img}/<video>.npy`` + ``meta/<video>.json``.
+"""Extracting one video: build its stream extractors, run them on its snippets, store the streams.
 
-One pass over each video's frames feeds the visual and face extractors snippet by snippet (so
-memory does not grow with the video's length); the audio is decoded separately and cut on the
-same snippet grid. Each video's outputs are written atomically and its meta file last, so the meta
-file is the "done" marker: a rerun after a crash skips exactly the videos that finished (with the
-same settings), and a video that cannot be read is reported without stopping the others.
+:class:`ExtractSettings` pick one registered extractor per output stream
+(:mod:`sentiloc.features.streams`); :func:`build_extractors` builds them into :class:`Extractors`,
+a mapping of stream name to extractor (weights load here, failing early and clearly).
+:func:`extract_video` decodes the video once: every extractor that reads frames gets each snippet
+in turn (so memory does not grow with the video's length), and every extractor that reads audio
+gets the whole track, cut on the same snippet grid. :func:`write_extracted` stores the streams
+atomically and the meta file last, so the meta file is the "done" marker that
+:func:`finished_meta` reads. Many videos, resumably and in parallel: :mod:`sentiloc.features.batch`.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as futures
-import multiprocessing
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from sentiloc import __version__
-from sentiloc.data import layout
 from sentiloc.core.errors import SentilocError
-from sentiloc.features.audio import LogMelExtractor
-from sentiloc.features.base import (
-    AUDIO_CHOICES,
-    FACE_DETECTOR_CHOICES,
-    SNIPPET_FRAMES,
-    VISUAL_CHOICES,
-    AudioExtractor,
-    ClipExtractor,
-    FaceClipExtractor,
-)
-from sentiloc.features.decode import AUDIO_RATE, iter_snippets, probe_video, read_audio
 from sentiloc.core.io import atomic_save_npy, atomic_write_json, id_problem, load_json
+from sentiloc.core.timebase import SNIPPET_FRAMES
+from sentiloc.data import layout
+from sentiloc.features.base import Extractor, StreamExtractor
+from sentiloc.features.decode import iter_snippets, probe_video, read_audio
+from sentiloc.features.settings import ExtractSettings
+from sentiloc.features.streams import selected
 
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts")
 META_DIR = "meta"
-RGB, AUDIO, FACE = layout.DEFAULT_MODALITIES
 
 
-@dataclass(frozen=True)
-class ExtractSettings:
-    """Everything that decides what the features are; stored with them and in checkpoints."""
+class Extractors(dict[str, Extractor]):
+    """Stream name -> the extractor built for it, in stream order; ``entries`` are their registry entries."""
 
-    visual: str = "default"
-    visual_weights: str | None = None
-    audio: str = "logmel"
-    face_detector: str = "haar"
-    face_weights: str | None = None
-    face_frames: int = 2
-    short_side: int = 256
-
-    def __post_init__(self) -> None:
-        for flag, value, choices in (("--visual", self.visual, VISUAL_CHOICES), ("--audio", self.audio, AUDIO_CHOICES),
-                                     ("--face-detector", self.face_detector, FACE_DETECTOR_CHOICES)):
-            if value not in choices:
-                raise SentilocError(f"{flag} {value!r}: choose one of {', '.join(choices)}")
-        if self.visual == "i3d" and not self.visual_weights:
-            raise SentilocError("--visual i3d needs --visual-weights FILE (pytorch-i3d's rgb_imagenet.pt); "
-                                "nothing is downloaded, or use --visual default")
-        if self.visual == "default" and self.visual_weights:
-            raise SentilocError("--visual-weights is only used with --visual i3d")
-        if not 1 <= self.face_frames <= SNIPPET_FRAMES:
-            raise SentilocError(f"--face-frames {self.face_frames}: between 1 and {SNIPPET_FRAMES}")
-        if self.short_side < 64:
-            raise SentilocError(f"--short-side {self.short_side}: at least 64 pixels")
-        if self.visual == "i3d" and self.short_side < 224:
-            raise SentilocError("--visual i3d reads 224x224 crops: --short-side must be at least 224")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "ExtractSettings":
-        known = {k: values[k] for k in cls.__dataclass_fields__ if k in values}
-        return cls(**known)
-
-
-@dataclass
-class Extractors:
-    """The three stream extractors built from one :class:`ExtractSettings`."""
-
-    visual: ClipExtractor
-    audio: AudioExtractor
-    face: FaceClipExtractor
+    def __init__(self, built: dict[str, Extractor], entries: dict[str, StreamExtractor]) -> None:
+        super().__init__(built)
+        self.entries = entries
 
     def stream_infos(self) -> dict[str, dict]:
         """``{stream: {name, version, dim}}`` under the TSL-300 folder names."""
-        return {RGB: self.visual.info.to_dict(), AUDIO: self.audio.info.to_dict(), FACE: self.face.info.to_dict()}
+        return {stream: extractor.info.to_dict() for stream, extractor in self.items()}
 
-    def dims(self) -> dict[str, int]:
-        return {RGB: self.visual.info.dim, AUDIO: self.audio.info.dim, FACE: self.face.info.dim}
+    def reading(self, source: str) -> dict[str, Extractor]:
+        """The extractors that read ``frames`` (each snippet) or ``audio`` (the whole track)."""
+        return {stream: self[stream] for stream, entry in self.entries.items() if entry.reads == source}
 
 
 def build_extractors(settings: ExtractSettings, device: str = "cpu") -> Extractors:
     """Instantiate the extractors ``settings`` name (weights load here, failing early and clearly).
 
-    ``device`` only places I3D (a GPU makes it faster than real time); it does not change the
+    ``device`` only places models (a GPU makes I3D faster than real time); it does not change the
     features, so it is not part of the settings.
     """
-    from sentiloc.features.face import build_face_extractor
-
-    if settings.visual == "i3d":
-        from sentiloc.features.i3d import I3DExtractor
-
-        visual: ClipExtractor = I3DExtractor(Path(settings.visual_weights), device)
-    else:
-        from sentiloc.features.visual import ColourMotionExtractor
-
-        visual = ColourMotionExtractor()
-    if settings.audio == "egemaps":
-        from sentiloc.features.egemaps import EGeMAPSExtractor
-
-        audio: AudioExtractor = EGeMAPSExtractor(AUDIO_RATE)
-    else:
-        audio = LogMelExtractor(AUDIO_RATE)
-    face_weights = Path(settings.face_weights) if settings.face_weights else None
-    return Extractors(visual, audio, build_face_extractor(face_weights, settings.face_frames, settings.face_detector))
+    entries = selected(settings)
+    return Extractors({stream: entry.build(settings, device) for stream, entry in entries.items()}, entries)
 
 
 def video_id_for(path: Path) -> str:
@@ -130,11 +68,19 @@ def video_id_for(path: Path) -> str:
 
 @dataclass
 class ExtractedVideo:
-    """One video's three streams on the snippet grid and its metadata."""
+    """One video's streams on the snippet grid and its metadata."""
 
     video_id: str
     features: dict[str, np.ndarray]
     meta: dict
+
+
+def _stacked(entry: StreamExtractor, outputs: list) -> tuple[np.ndarray, dict[str, list[bool]]]:
+    """A frames extractor's per-snippet outputs as one array, and its presence flags under their meta key."""
+    if entry.presence is None:
+        return np.stack(outputs), {}
+    rows, flags = zip(*outputs)
+    return np.stack(rows), {entry.presence: [bool(flag) for flag in flags]}
 
 
 def extract_video(path: Path, extractors: Extractors, settings: ExtractSettings, progress: bool = True) -> ExtractedVideo:
@@ -142,21 +88,27 @@ def extract_video(path: Path, extractors: Extractors, settings: ExtractSettings,
     path = Path(path)
     video_id = video_id_for(path)
     probe = probe_video(path)
-    visual_rows, face_rows, face_present = [], [], []
-    n_frames = 0
+    on_frames = extractors.reading("frames")
+    outputs: dict[str, list] = {stream: [] for stream in on_frames}
+    n_frames = n_snippets = 0
     bar = tqdm(total=probe.expected_snippets, desc=video_id, unit="snippet", disable=not progress, leave=False)
     for clip, n_real in iter_snippets(path, probe.fps, settings.short_side):
-        visual_rows.append(extractors.visual(clip))
-        row, present = extractors.face(clip)
-        face_rows.append(row)
-        face_present.append(bool(present))
+        for stream, extractor in on_frames.items():
+            outputs[stream].append(extractor(clip))
         n_frames += n_real
+        n_snippets += 1
         bar.update()
     bar.close()
-    n_snippets = len(visual_rows)
     duration_s = n_frames / probe.fps
-    audio = extractors.audio(read_audio(path, duration_s), probe.fps, n_snippets)
-    features = {RGB: np.stack(visual_rows), AUDIO: audio, FACE: np.stack(face_rows)}
+    samples = read_audio(path, duration_s)
+    features: dict[str, np.ndarray] = {}
+    presence: dict[str, list[bool]] = {}
+    for stream, entry in extractors.entries.items():
+        if entry.reads == "audio":
+            features[stream] = extractors[stream](samples, probe.fps, n_snippets)
+        else:
+            features[stream], flags = _stacked(entry, outputs[stream])
+            presence.update(flags)
     meta = {
         "video_id": video_id,
         "source": path.name,
@@ -167,7 +119,7 @@ def extract_video(path: Path, extractors: Extractors, settings: ExtractSettings,
         "n_snippets": n_snippets,
         "duration": duration_s,
         "has_audio": probe.has_audio,
-        "face_present": face_present,
+        **presence,
         "extractors": extractors.stream_infos(),
         "settings": settings.to_dict(),
         "sentiloc": __version__,
@@ -213,116 +165,3 @@ def finished_meta(out: Path, video_id: str, source: Path | None = None) -> dict 
     if source is not None and meta.get("source_bytes") != Path(source).stat().st_size:
         return None
     return meta
-
-
-@dataclass
-class ExtractReport:
-    """What a run of :func:`extract_videos` did, per video id."""
-
-    extracted: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-
-    def format(self) -> str:
-        lines = [f"extracted {len(self.extracted)}, skipped {len(self.skipped)} (already done), failed {len(self.failed)}"]
-        lines += [f"  FAILED {video}: {message}" for video, message in self.failed.items()]
-        return "\n".join(lines)
-
-
-def unique_ids(paths: Sequence[Path]) -> dict[str, Path]:
-    """``{video id: file}``, refusing two files that would share an id (``a.mp4`` and ``a.mov``)."""
-    ids: dict[str, Path] = {}
-    for path in paths:
-        video_id = video_id_for(path)
-        if video_id in ids:
-            raise SentilocError(f"{path} and {ids[video_id]}: both would be video {video_id!r}; rename one")
-        ids[video_id] = Path(path)
-    return ids
-
-
-def expand_inputs(inputs: Sequence[Path]) -> list[Path]:
-    """Video files from files and folders (a folder contributes its video files, sorted)."""
-    paths: list[Path] = []
-    for item in map(Path, inputs):
-        if item.is_dir():
-            # dot-files (macOS ``._clip.mp4`` resource forks, editor temp files) are not videos
-            found = sorted(p for p in item.iterdir()
-                           if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file() and not p.name.startswith("."))
-            if not found:
-                raise SentilocError(f"{item}: no video files ({', '.join(VIDEO_SUFFIXES)}) in this folder")
-            paths.extend(found)
-        elif item.exists():
-            paths.append(item)
-        else:
-            raise SentilocError(f"{item}: no such file or folder")
-    return paths
-
-
-def failure_message(path: Path, exc: Exception) -> str:
-    """A user error's own message; anything else named by type, since it is a bug to report."""
-    if isinstance(exc, SentilocError):
-        return str(exc)
-    if isinstance(exc, futures.process.BrokenProcessPool):
-        return (f"{path}: a worker process died (out of memory?) before this video finished; rerun with fewer "
-                "--workers (finished videos are kept)")
-    return f"{path}: unexpected {type(exc).__name__}: {exc} (please report this with the file's codec details)"
-
-
-_WORKER_EXTRACTORS: Extractors | None = None
-
-
-def _init_worker(settings: ExtractSettings, device: str) -> None:
-    import torch
-
-    global _WORKER_EXTRACTORS
-    torch.set_num_threads(1)
-    _WORKER_EXTRACTORS = build_extractors(settings, device)
-
-
-def _extract_in_worker(path: Path, out: Path, settings: ExtractSettings) -> None:
-    assert _WORKER_EXTRACTORS is not None
-    write_extracted(out, extract_video(path, _WORKER_EXTRACTORS, settings, progress=False))
-
-
-def extract_videos(
-    inputs: Sequence[Path], out: Path, settings: ExtractSettings, workers: int = 1,
-    overwrite: bool = False, progress: bool = True, device: str = "cpu",
-) -> ExtractReport:
-    """Extract every video of ``inputs`` into ``out``; see the module docstring for the guarantees."""
-    out = Path(out)
-    ids = unique_ids(expand_inputs(inputs))
-    report = ExtractReport()
-    todo: dict[str, Path] = {}
-    for video_id, path in ids.items():
-        meta = None if overwrite else finished_meta(out, video_id, path)
-        if meta is None:
-            todo[video_id] = path
-        elif meta.get("settings") != settings.to_dict():
-            report.failed[video_id] = (f"{meta_path(out, video_id)} was extracted with other settings "
-                                       f"({meta.get('settings')}); pass --overwrite to re-extract")
-        else:
-            report.skipped.append(video_id)
-    if not todo:
-        return report
-    if workers <= 1:
-        extractors = build_extractors(settings, device)
-        for video_id, path in tqdm(todo.items(), desc="videos", unit="video", disable=not progress or len(todo) == 1):
-            try:
-                write_extracted(out, extract_video(path, extractors, settings, progress))
-                report.extracted.append(video_id)
-            except Exception as exc:  # one bad file must not stop a long batch; see failure_message
-                report.failed[video_id] = failure_message(path, exc)
-        return report
-    build_extractors(settings, device)  # fail on bad weights here, once, not in every worker
-    context = multiprocessing.get_context("spawn")
-    with futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                     initargs=(settings, device)) as pool:
-        jobs = {pool.submit(_extract_in_worker, path, out, settings): video_id for video_id, path in todo.items()}
-        for job in tqdm(futures.as_completed(jobs), total=len(jobs), desc="videos", unit="video", disable=not progress):
-            video_id = jobs[job]
-            try:
-                job.result()
-                report.extracted.append(video_id)
-            except Exception as exc:  # as above; a dead worker fails the videos still queued (rerun resumes)
-                report.failed[video_id] = failure_message(todo[video_id], exc)
-    return report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sentiloc.features.visual import DIM, ColourMotionExtractor, grid_means, hsv_histogram
+from sentiloc.features.streams.colour_motion import DIM, ColourMotionExtractor, grid_means, hsv_histogram
 
 
 def moving_square_clip(step: int) -> np.ndarray:

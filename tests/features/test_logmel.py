@@ -5,8 +5,8 @@ from __future__ import annotations
 import librosa
 import numpy as np
 
-from sentiloc.features import audio as audio_module
-from sentiloc.features.audio import AMIN, LogMelExtractor, frames_at, row_centres_s
+from sentiloc.features.streams import logmel as audio_module
+from sentiloc.features.streams.logmel import AMIN, LogMelExtractor, frames_at, row_centres_s
 
 SR = 16_000
 

@@ -1,27 +1,28 @@
 """Optional MediaPipe path of the face stream: BlazeFace detection + 468-point face mesh.
 
-Haar cascades (the default, :mod:`sentiloc.features.face`) only fire on upright frontal faces and
-give no more than a box and two eyes. MediaPipe's legacy ``face_detection`` (BlazeFace, full-range
-model) also finds turned and distant faces, and its ``face_mesh`` fits 468 landmarks, from which
-:class:`MeshGeometryDescriptor` reads the expression directly (mouth, brows, lids, jaw) without
-any weights of ours.
+Haar cascades (the default, :mod:`sentiloc.features.face.haar`) only fire on upright frontal
+faces and give no more than a box and two eyes. MediaPipe's legacy ``face_detection``
+(BlazeFace, full-range model) also finds turned and distant faces, and its ``face_mesh`` fits
+468 landmarks, from which :class:`MeshGeometryDescriptor` reads the expression directly (mouth,
+brows, lids, jaw) without any weights of ours.
 
-MediaPipe is an optional install, imported only when this path is chosen. Only
-``mediapipe==0.10.14`` is supported: it is the release whose wheel still ships the legacy
-solutions' models inside it, so nothing is downloaded at run time. It needs ``numpy<2`` and pulls
-in ``opencv-contrib-python``, which would replace this package's OpenCV, so it belongs in an
-environment of its own.
+MediaPipe is an optional install, imported only when a detector is built: registering
+``--face-detector mediapipe`` (in :mod:`sentiloc.features.face`) imports neither it nor this
+module, and the geometry descriptor needs only numpy. Only ``mediapipe==0.10.14`` is supported:
+it is the release whose wheel still ships the legacy solutions' models inside it, so nothing is
+downloaded at run time. It needs ``numpy<2`` and pulls in ``opencv-contrib-python``, which would
+replace this package's OpenCV, so it belongs in an environment of its own (docs/features.md).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.features.face import Face, FaceDescriptor, FaceExtractor, TorchScriptFaceEmbedder
+from sentiloc.features.face.base import Face, FaceExtractor, user_embedder
+from sentiloc.features.settings import ExtractSettings
 
 #: The one supported release (see the module docstring).
 MEDIAPIPE_VERSION = "0.10.14"
@@ -186,7 +187,7 @@ class MeshGeometryDescriptor:
     #: Bump when the points, the frame or the distances change.
     version = "meshgeom-v1"
     dim = 2 * len(DESCRIPTOR_POINTS) + len(DISTANCE_NAMES)
-    #: :class:`~sentiloc.features.face.FaceExtractor` hands this descriptor the ``Face`` (it reads
+    #: :class:`~sentiloc.features.face.base.FaceExtractor` hands this descriptor the ``Face`` (it reads
     #: the landmarks), not an aligned crop.
     wants_face = True
 
@@ -240,14 +241,14 @@ class MeshGeometryDescriptor:
         )
 
 
-def build_mediapipe_face_extractor(weights: Path | None, frames_per_snippet: int = 2) -> FaceExtractor:
-    """The face stream's extractor on MediaPipe detection.
+def from_settings(settings: ExtractSettings, device: str) -> FaceExtractor:
+    """The face stream on MediaPipe detection.
 
-    Without ``weights`` the descriptor is :class:`MeshGeometryDescriptor`, so the detector fits
-    the mesh; with them it is the user's model on the eye-levelled crop (as on the Haar path),
-    which needs only the box and eyes, so the mesh is skipped.
+    Without ``--face-weights`` the descriptor is :class:`MeshGeometryDescriptor`, so the detector
+    fits the mesh; with them it is the user's model on the eye-levelled crop (as on the Haar
+    path), which needs only the box and eyes, so the mesh is skipped.
     """
-    if weights is None:
-        return FaceExtractor(MediapipeFaceDetector(landmarks=True), MeshGeometryDescriptor(), frames_per_snippet)
-    descriptor: FaceDescriptor = TorchScriptFaceEmbedder(Path(weights))
-    return FaceExtractor(MediapipeFaceDetector(landmarks=False), descriptor, frames_per_snippet)
+    embedder = user_embedder(settings)
+    if embedder is None:
+        return FaceExtractor(MediapipeFaceDetector(landmarks=True), MeshGeometryDescriptor(), settings.face_frames)
+    return FaceExtractor(MediapipeFaceDetector(landmarks=False), embedder, settings.face_frames)

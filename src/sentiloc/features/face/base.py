@@ -1,15 +1,14 @@
-"""Face stream ("img"): one descriptor per snippet of the largest face, or a zero row.
+"""The detector-independent half of the face stream: align, describe, average over a snippet.
 
 TSL-300's face stream has one row per 16-frame snippet, and the data layer reads an all-zero row
-as "no face in this snippet". So this module has two jobs: find a face reliably enough that the
-mask means something, and make sure a found face can never produce an all-zero row.
+as "no face in this snippet". So the stream has two jobs: find a face reliably enough that the
+mask means something (the detectors: :mod:`.haar`, :mod:`.mediapipe`), and make sure a found face
+can never produce an all-zero row (:class:`FaceExtractor`, here).
 
-The pipeline per snippet is detect (OpenCV Haar cascades, bundled with ``opencv-python``) →
-align (rotate so the eyes are level, crop, resize) → describe (HOG + LBP by default, which needs
-no weights, or a user-supplied TorchScript expression CNN) → average over the sampled frames.
-Haar cascades only find roughly frontal, upright faces; that is the point of the stream (the
-speaker's expression), and a snippet whose sampled frames show only profiles counts as
-face-missing.
+The pipeline per snippet is detect → align (rotate so the eyes are level, crop, resize) →
+describe (HOG + LBP, which needs no weights, or the user's TorchScript / ``torch.export``
+expression CNN, ``--face-weights``) → average over the sampled frames. This module holds
+everything but the detectors, and imports none of them.
 """
 
 from __future__ import annotations
@@ -26,34 +25,11 @@ import torch
 from skimage.feature import hog, local_binary_pattern
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.features.base import SNIPPET_FRAMES, ExtractorInfo, file_digest
+from sentiloc.core.timebase import SNIPPET_FRAMES
+from sentiloc.features.base import ExtractorInfo, file_digest
+from sentiloc.features.settings import ExtractSettings
 
-#: Detection runs on a copy whose longer side is at most this many pixels: Haar cascades are
-#: scale-searched, so cost grows with the pixel count while faces worth describing stay well
-#: above the cascade's 24-px window at this size.
-DETECT_MAX_SIDE = 320
-#: Pyramid step of the face search; 1.1 is OpenCV's default and misses fewer faces than coarser
-#: steps on frames this small.
-FACE_SCALE_FACTOR = 1.1
-#: Overlapping hits a face needs before it counts. In our probes 4-5 still let one of ~40 noise
-#: frames through; 6 rejected all of ~200 (raw and blurred) and still found faces of ~27 px.
-FACE_MIN_NEIGHBORS = 6
-#: Smallest face searched for, in working (downscaled) pixels: the cascade's native window.
-FACE_MIN_SIZE = 24
-#: The upper half of a face box is resized to this width before the eye search, so eyes are
-#: always ~20-35 px whatever the face size, where the 20-px eye cascade is reliable.
-EYE_ROI_WIDTH = 128
-#: Eye sizes searched in that resized strip (eyes are ~0.2 of the face width, ~26 px of 128).
-EYE_MIN_SIZE, EYE_MAX_SIZE = 16, 48
-#: Overlapping hits an eye needs; 3 often keeps an eyebrow as a second "eye".
-EYE_MIN_NEIGHBORS = 4
-#: Where eye centres usually sit in the upper half of a Haar face box, as a share of its height
-#: (about 0.38 of the whole box); candidates nearest this height and 0.3 / 0.7 of the width win.
-EYE_TYPICAL_HEIGHT = 0.75
-#: Eye pairs tilted more than this are rejected: the frontal-face cascade itself only fires up to
-#: about ±15° of roll, so a steeper "pair" is an eyebrow, nostril or glasses frame.
-MAX_EYE_TILT_DEG = 25.0
-#: Context kept around the Haar box (which runs brow to mouth) on each side, as a share of its side.
+#: Context kept around the detector's box (Haar's runs brow to mouth) on each side, as a share of its side.
 CROP_MARGIN = 0.1
 #: Side of the aligned grayscale crop the descriptors see.
 ALIGNED_SIZE = 96
@@ -61,7 +37,6 @@ ALIGNED_SIZE = 96
 #: present face never reads as face-missing (float32 keeps it exactly nonzero).
 NONZERO_EPS = 1e-6
 
-_OPENCV_FIX = "pip install 'opencv-python-headless<5'"
 _IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 _IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
@@ -74,119 +49,16 @@ EyePair = tuple[tuple[float, float], tuple[float, float]]
 class Face:
     """One detected face in full-resolution frame pixels.
 
-    ``eyes`` is ``None`` when the eye cascade found no eye in one half of the box's upper half,
-    or the pair it found was too tilted to be real. ``landmarks`` is ``float32 (468, 3)`` MediaPipe
-    face-mesh points (pixel x, y; relative depth z), set only by the optional MediaPipe detector
-    (:mod:`sentiloc.features.face_mesh`); it is left out of ``==``, which arrays cannot answer.
+    ``eyes`` is ``None`` when the detector found no level pair of eyes (see
+    :class:`~sentiloc.features.face.haar.HaarFaceDetector`). ``landmarks`` is ``float32 (468, 3)``
+    MediaPipe face-mesh points (pixel x, y; relative depth z), set only by the optional MediaPipe
+    detector (:mod:`sentiloc.features.face.mediapipe`); it is left out of ``==``, which arrays
+    cannot answer.
     """
 
     box: tuple[int, int, int, int]
     eyes: EyePair | None = None
     landmarks: np.ndarray | None = field(default=None, compare=False)
-
-
-def _load_cascade(directory: Path, filename: str) -> cv2.CascadeClassifier:
-    """Load one bundled cascade, or say how to get a build that still ships them."""
-    path = directory / filename
-    cascade = cv2.CascadeClassifier(str(path)) if path.is_file() else None
-    if cascade is None or cascade.empty():
-        raise SentilocError(
-            f"{path}: OpenCV's Haar cascade {filename} is missing or unreadable "
-            f"(OpenCV {cv2.__version__}; OpenCV 5 no longer bundles the cascades). "
-            f"Install a 4.x build: {_OPENCV_FIX}"
-        )
-    return cascade
-
-
-def _bundled_cascade_dir() -> Path:
-    """Where ``opencv-python`` keeps its cascades; absent from builds that dropped them."""
-    data = getattr(cv2, "data", None)
-    if data is None:
-        raise SentilocError(f"OpenCV {cv2.__version__} ships no Haar cascades (no cv2.data). Install a 4.x build: {_OPENCV_FIX}")
-    return Path(data.haarcascades)
-
-
-class HaarFaceDetector:
-    """Largest roughly frontal face in a frame, with eye centres when both are visible.
-
-    Haar cascades are weight-free for the user (they ship inside ``opencv-python``), run on CPU
-    in tens of ms per 320-px frame, and fire on upright frontal faces only, which is the face a
-    sentiment model can read.
-    """
-
-    name = "haar"
-
-    def __init__(self, cascade_dir: Path | None = None) -> None:
-        directory = Path(cascade_dir) if cascade_dir is not None else _bundled_cascade_dir()
-        self._faces = _load_cascade(directory, "haarcascade_frontalface_default.xml")
-        self._eyes = _load_cascade(directory, "haarcascade_eye.xml")
-        # Local (CLAHE) rather than global equalisation: a global histogram is dominated by
-        # letterbox bars or flat backdrops, and stretching that spike washed out mid-sized faces
-        # in our probes; CLAHE equalises each tile and kept every one of them detectable.
-        self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
-        self.version = f"cv2-{cv2.__version__}"
-
-    def detect(self, frame: np.ndarray) -> Face | None:
-        """Return the largest face in ``uint8 (H, W, 3)`` RGB ``frame``, or ``None``."""
-        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        box = self._largest_face(gray)
-        if box is None:
-            return None
-        return Face(box=box, eyes=self._eye_centres(gray, box))
-
-    def _largest_face(self, gray: np.ndarray) -> tuple[int, int, int, int] | None:
-        """Search a downscaled, equalised copy and map the biggest hit back to full resolution."""
-        scale = min(1.0, DETECT_MAX_SIDE / max(gray.shape))
-        small = gray if scale == 1.0 else cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        hits = self._faces.detectMultiScale(
-            self._clahe.apply(small),
-            scaleFactor=FACE_SCALE_FACTOR,
-            minNeighbors=FACE_MIN_NEIGHBORS,
-            minSize=(FACE_MIN_SIZE, FACE_MIN_SIZE),
-        )
-        if len(hits) == 0:
-            return None
-        hits = np.asarray(hits, dtype=np.float64)
-        x, y, w, h = hits[np.argmax(hits[:, 2] * hits[:, 3])] / scale
-        height, width = gray.shape
-        x0, y0 = max(0, round(x)), max(0, round(y))
-        return x0, y0, min(width, round(x + w)) - x0, min(height, round(y + h)) - y0
-
-    def _eye_centres(self, gray: np.ndarray, box: tuple[int, int, int, int]) -> EyePair | None:
-        """Eye hit nearest the typical eye spot in each half of the box's upper half, if level enough.
-
-        The nearest hit, not the largest, because the eye cascade's usual false hit is an
-        eyebrow just above the eye and often as large.
-        """
-        x, y, w, h = box
-        upper = gray[y : y + h // 2, x : x + w]
-        if upper.size == 0:
-            return None
-        scale = EYE_ROI_WIDTH / upper.shape[1]
-        roi = cv2.equalizeHist(cv2.resize(upper, (EYE_ROI_WIDTH, max(1, round(upper.shape[0] * scale)))))
-        hits = self._eyes.detectMultiScale(
-            roi,
-            scaleFactor=1.1,
-            minNeighbors=EYE_MIN_NEIGHBORS,
-            minSize=(EYE_MIN_SIZE, EYE_MIN_SIZE),
-            maxSize=(EYE_MAX_SIZE, EYE_MAX_SIZE),
-        )
-        if len(hits) < 2:
-            return None
-        hits = np.asarray(hits, dtype=np.float64)
-        centres = hits[:, :2] + hits[:, 2:] / 2
-        left_half = centres[:, 0] < EYE_ROI_WIDTH / 2
-        if left_half.all() or not left_half.any():
-            return None
-        pair = []
-        for side, typical_x in ((left_half, 0.3), (~left_half, 0.7)):
-            typical = np.array([typical_x * EYE_ROI_WIDTH, EYE_TYPICAL_HEIGHT * roi.shape[0]])
-            candidates = centres[side]
-            pair.append(candidates[np.argmin(np.linalg.norm(candidates - typical, axis=1))] / scale + (x, y))
-        (lx, ly), (rx, ry) = pair
-        if abs(math.degrees(math.atan2(ry - ly, rx - lx))) > MAX_EYE_TILT_DEG:
-            return None
-        return (float(lx), float(ly)), (float(rx), float(ry))
 
 
 def align_face(frame: np.ndarray, face: Face, size: int = ALIGNED_SIZE) -> np.ndarray:
@@ -223,7 +95,7 @@ def _eye_levelling(face: Face) -> np.ndarray:
 
 
 class FaceDetector(Protocol):
-    """Finds the largest face of an RGB frame (Haar here, MediaPipe in :mod:`sentiloc.features.face_mesh`)."""
+    """Finds the largest face of an RGB frame (:mod:`.haar`, :mod:`.mediapipe`)."""
 
     name: str
     version: str
@@ -417,15 +289,6 @@ def _never_zero(row: np.ndarray) -> np.ndarray:
     return row
 
 
-def build_face_extractor(weights: Path | None, frames_per_snippet: int = 2, detector: str = "haar") -> FaceExtractor:
-    """The face stream's extractor.
-
-    ``haar``: Haar + HOG/LBP without weights, Haar + the user's model at ``weights`` otherwise.
-    ``mediapipe`` (optional install): see :mod:`sentiloc.features.face_mesh`.
-    """
-    if detector == "mediapipe":
-        from sentiloc.features.face_mesh import build_mediapipe_face_extractor
-
-        return build_mediapipe_face_extractor(weights, frames_per_snippet)
-    descriptor: FaceDescriptor = HogLbpDescriptor() if weights is None else TorchScriptFaceEmbedder(Path(weights))
-    return FaceExtractor(HaarFaceDetector(), descriptor, frames_per_snippet)
+def user_embedder(settings: ExtractSettings) -> TorchScriptFaceEmbedder | None:
+    """The model ``--face-weights`` names, which replaces a detector's weight-free descriptor; None without one."""
+    return TorchScriptFaceEmbedder(Path(settings.face_weights)) if settings.face_weights else None

@@ -18,10 +18,11 @@ window is shifted inwards rather than cut, so every row summarises the same amou
 
 **One openSMILE run per track.** ``Smile.process_signal`` per window initialises openSMILE and
 re-extracts the low-level descriptors (LLDs) of every overlapping window: about 11 s per minute
-of audio at 25 fps (measured). Instead, openSMILE's own list frame mode (the package's
-``shared/FrameModeFunctionalsMulti.conf.inc``, ``frameList = "s0s-e0s,s1s-e1s,..."``) computes the
-LLDs once over the whole track and the functionals over each listed window: about 2 s per
-minute, and the LLDs at a window's edges see their real neighbours instead of a cut.
+of audio at 25 fps (measured). Instead, openSMILE's own list frame mode (the
+``FrameModeFunctionalsMulti.conf.inc`` config the opensmile package ships, ``frameList =
+"s0s-e0s,s1s-e1s,..."``) computes the LLDs once over the whole track and the functionals over
+each listed window: about 2 s per minute, and the LLDs at a window's edges see their real
+neighbours instead of a cut.
 
 **Non-finite values.** openSMILE reports statistics that are undefined for a window (e.g. F0 of a
 window without voiced frames) as 0 and floors levels (silence gives -120 dB), but NaN/inf can
@@ -36,7 +37,10 @@ import os
 import numpy as np
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.features.base import SNIPPET_FRAMES, ExtractorInfo
+from sentiloc.core.timebase import SNIPPET_FRAMES
+from sentiloc.features.base import ExtractorInfo
+from sentiloc.features.decode import AUDIO_RATE
+from sentiloc.features.settings import ExtractSettings
 
 DIM = 88
 CONTEXT_S = 2.0
@@ -97,3 +101,8 @@ class EGeMAPSExtractor:
         if rows.shape != (n_snippets, DIM):
             raise RuntimeError(f"openSMILE returned {rows.shape} functionals for {n_snippets} windows")
         return np.nan_to_num(rows, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+
+
+def from_settings(settings: ExtractSettings, device: str) -> EGeMAPSExtractor:
+    """The ``logmfcc`` extractor of ``--audio egemaps``, at the decoder's sample rate."""
+    return EGeMAPSExtractor(AUDIO_RATE)

@@ -1,9 +1,9 @@
-"""Visual stream without weights: the ``colour-motion`` descriptor.
+"""Visual stream without weights (``--visual default``): the ``colour-motion`` descriptor.
 
-TSL-300's visual stream is I3D (RGB, Kinetics) — :mod:`sentiloc.features.i3d` reproduces it when
-the user supplies ``rgb_imagenet.pt``. Nothing can be downloaded here, so the default is a
-hand-crafted descriptor that needs no weights and is clearly *not* I3D (its name says so in every
-meta file and checkpoint): what a scene looks like and how it moves within the snippet.
+TSL-300's visual stream is I3D (RGB, Kinetics) — :mod:`sentiloc.features.streams.i3d` reproduces
+it when the user supplies ``rgb_imagenet.pt``. Nothing can be downloaded here, so the default is
+a hand-crafted descriptor that needs no weights and is clearly *not* I3D (its name says so in
+every meta file and checkpoint): what a scene looks like and how it moves within the snippet.
 
 Per snippet (frames scaled to a 160-pixel-wide working size):
 
@@ -21,7 +21,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from sentiloc.features.base import SNIPPET_FRAMES, ExtractorInfo
+from sentiloc.core.timebase import SNIPPET_FRAMES
+from sentiloc.features.base import ExtractorInfo
+from sentiloc.features.settings import ExtractSettings
 
 WORK_WIDTH = 160
 GRID = 4
@@ -85,3 +87,8 @@ class ColourMotionExtractor:
             np.abs(np.diff(stack, axis=0)).mean(axis=(1, 2)) / 255.0,
         ]
         return np.concatenate(parts).astype(np.float32)
+
+
+def from_settings(settings: ExtractSettings, device: str) -> ColourMotionExtractor:
+    """The ``rgb`` extractor of ``--visual default`` (it has no options)."""
+    return ColourMotionExtractor()

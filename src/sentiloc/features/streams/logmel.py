@@ -1,9 +1,9 @@
-"""Audio stream: the TSL-300 "logmfcc" convention, 32 rows of a 60-band log-mel spectrogram per snippet.
+"""Audio stream (``--audio logmel``): TSL-300's "logmfcc", 32 rows of a 60-band log-mel spectrogram per snippet.
 
 Despite its folder name, TSL-300's raw audio feature is a log-mel spectrogram (librosa mel
 projection + ``power_to_db``), 60 bands, 32 time rows per 16-frame snippet, which TSL-Net's audio
-CNN reads as a 32 x 60 block and normalises with ``(x + 50) / 80`` (METHODS.md §4). One row per
-snippet is stored flattened (``32 * 60 = 1920`` values, row-major: row 0's 60 bands first).
+CNN reads as a 32 x 60 block and normalises with ``(x + 50) / 80`` (docs/methods.md §4). One row
+per snippet is stored flattened (``32 * 60 = 1920`` values, row-major: row 0's 60 bands first).
 
 Rows sit at exact times: row ``r`` of snippet ``t`` is centred at ``(t + (r + 0.5) / 32) * 16 / fps``
 seconds. A librosa hop of ``16 / fps / 32`` s is not a whole number of samples at most frame rates
@@ -18,7 +18,10 @@ from __future__ import annotations
 import librosa
 import numpy as np
 
-from sentiloc.features.base import SNIPPET_FRAMES, ExtractorInfo
+from sentiloc.core.timebase import SNIPPET_FRAMES
+from sentiloc.features.base import ExtractorInfo
+from sentiloc.features.decode import AUDIO_RATE
+from sentiloc.features.settings import ExtractSettings
 
 N_MELS = 60
 ROWS_PER_SNIPPET = 32
@@ -71,3 +74,8 @@ class LogMelExtractor:
         mel = librosa.feature.melspectrogram(S=power.T, sr=self.sample_rate, n_fft=self.n_fft,
                                              n_mels=self.n_mels)
         return librosa.power_to_db(mel, ref=1.0, amin=AMIN, top_db=None).T.astype(np.float32)
+
+
+def from_settings(settings: ExtractSettings, device: str) -> LogMelExtractor:
+    """The ``logmfcc`` extractor of ``--audio logmel``, at the decoder's sample rate."""
+    return LogMelExtractor(AUDIO_RATE)

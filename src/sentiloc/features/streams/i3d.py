@@ -1,4 +1,4 @@
-"""I3D RGB features: the visual stream of the TSL-300 convention.
+"""I3D RGB features (``--visual i3d``): the visual stream of the TSL-300 convention.
 
 TSL-300's ``rgb`` features are Inception-I3D (Carreira & Zisserman 2017) RGB features from the
 Kinetics-trained network, one 1024-d row per 16-frame snippet (the globally pooled ``Mixed_5c``
@@ -23,6 +23,7 @@ from torch import nn
 
 from sentiloc.core.errors import SentilocError
 from sentiloc.features.base import ExtractorInfo, file_digest
+from sentiloc.features.settings import ExtractSettings
 
 #: Channels after ``Mixed_5c``, i.e. the feature dimension.
 FEATURE_DIM = 1024
@@ -277,3 +278,8 @@ class I3DExtractor:
     def __call__(self, clip: np.ndarray) -> np.ndarray:
         """uint8 ``(F, H, W, 3)`` RGB snippet → float32 ``(1024,)``."""
         return self.batch(clip[None])[0]
+
+
+def from_settings(settings: ExtractSettings, device: str) -> I3DExtractor:
+    """The ``rgb`` extractor of ``--visual i3d``: the ``--visual-weights`` file, placed on ``device``."""
+    return I3DExtractor(Path(settings.visual_weights), device)

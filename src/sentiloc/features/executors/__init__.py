@@ -1,0 +1,12 @@
+"""Executors: run one picklable job per video, by name (:data:`EXECUTORS`).
+
+* ``local`` (:mod:`.local`): in this process, in order; what ``--workers 1`` uses.
+* ``process`` (:mod:`.process`): a pool of spawned processes; what ``--workers N`` (N > 1) uses.
+
+The contract every executor keeps is in :mod:`.base`; importing this package registers these two.
+"""
+
+from sentiloc.features.executors.base import EXECUTORS, Executor, WorkerLost
+from sentiloc.features.executors import local, process  # importing them registers them
+
+__all__ = ["EXECUTORS", "Executor", "WorkerLost", "local", "process"]
