@@ -1,7 +1,8 @@
 """The package's import structure: layers only import downwards, and no module imports itself back.
 
 Layers, lowest first: what a layer may import is itself and everything below it. Imports inside
-functions count too (they are the lazy ones that hide loops), except in ``cli`` — the top.
+functions count too (they are the lazy ones that hide loops); imports for type annotations only
+(``if TYPE_CHECKING:``) do not.
 """
 
 from __future__ import annotations
@@ -34,10 +35,25 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def _type_checking_only(tree: ast.AST) -> set[int]:
+    """Ids of the nodes under ``if TYPE_CHECKING:`` (annotations only, never run)."""
+    return {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and getattr(node.test, "id", getattr(node.test, "attr", None)) == "TYPE_CHECKING"
+        for statement in node.body
+        for inner in ast.walk(statement)
+    }
+
+
 def imports_of(path: Path) -> set[str]:
-    """``sentiloc.*`` modules a file imports, anywhere in it."""
+    """``sentiloc.*`` modules a file imports, anywhere in it but under ``if TYPE_CHECKING:``."""
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = _type_checking_only(tree)
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sentiloc"):
             found.add(node.module)
             found.update(f"{node.module}.{alias.name}" for alias in node.names)
