@@ -17,7 +17,12 @@ from pathlib import Path
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.io import id_problem, load_json
 from sentiloc.data import layout
-from sentiloc.data.formats.activitynet import Segment, finite_number, parse_ground_truth
+from sentiloc.data.formats.activitynet import (
+    Segment,
+    finite_number,
+    parse_ground_truth,
+    raise_first,
+)
 
 
 @dataclass(frozen=True)
@@ -82,8 +87,7 @@ def read_segments(path: Path) -> dict[str, list[Segment]]:
     """
     path = Path(path)
     videos, problems = parse_ground_truth(load_json(path, "annotation file"))
-    if problems:
-        raise SentilocError(f"{path}: {problems[0].text()}")
+    raise_first(path, problems)
     return {video_id: video.segments for video_id, video in videos.items()}
 
 

@@ -38,7 +38,11 @@ import numpy as np
 
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.io import atomic_write_json, load_json, refuse_clobber
-from sentiloc.data.formats.activitynet import finite_number, parse_ground_truth
+from sentiloc.data.formats.activitynet import (
+    finite_number,
+    parse_ground_truth,
+    raise_first,
+)
 from sentiloc.evaluation.ap import ranked_metrics
 
 DEFAULT_TIOU = np.linspace(0.1, 0.3, 5)
@@ -98,8 +102,7 @@ def load_ground_truth(path: Path | str) -> dict:
     path = Path(path)
     raw = load_json(path, "ground truth")
     videos, problems = parse_ground_truth(raw)
-    if problems:
-        raise SentilocError(f"{path}: {problems[0].text()}")
+    raise_first(path, problems)
     for video_id, video in videos.items():
         if not isinstance(video.subset, str):
             raise SentilocError(

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from sentiloc.core.errors import SentilocError
 
 ANNOTATION_FORM = '{"segment": [start_s, end_s], "label": "p"|"n"} with numbers or numeric strings'
 DATABASE_FORM = '{"database": {video: {"subset": "test"|"train", "annotations": [...]}}}'
@@ -33,9 +36,6 @@ class FormatProblem:
     video_id: str | None
     message: str
     fix: str
-
-    def text(self) -> str:
-        return f"{self.message}; {self.fix}"
 
 
 @dataclass
@@ -66,6 +66,12 @@ def parse_segment(annotation: object) -> Segment | None:
         return Segment(finite_number(start), finite_number(end), label)
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def raise_first(path: Path, problems: list[FormatProblem]) -> None:
+    """For readers that stop at the first problem: raise it as a one-line error naming ``path``."""
+    if problems:
+        raise SentilocError(f"{path}: {problems[0].message}; {problems[0].fix}")
 
 
 def parse_ground_truth(raw: object) -> tuple[dict[str, VideoGroundTruth], list[FormatProblem]]:
