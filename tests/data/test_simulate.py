@@ -14,6 +14,7 @@ from sentiloc.core.errors import SentilocError
 from sentiloc.core.timebase import segment_to_snippets
 from sentiloc.data import layout
 from sentiloc.data.simulate.structure import (
+    CLICK_MODELS,
     draw_structure,
     jitter_clicks,
     load_structure,
@@ -55,7 +56,8 @@ def copied(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     if not (REAL / "gt.json").is_file():
         pytest.skip("needs ../shared beside the clone")
     out = tmp_path_factory.mktemp("copied") / "data"
-    return out, simulate_dataset(out, SimulationSpec(n_videos=12, dims=TINY), structure=REAL, progress=False)
+    spec = SimulationSpec(n_videos=12, dims=TINY, clicks="real")
+    return out, simulate_dataset(out, spec, structure=REAL, progress=False)
 
 
 def test_layout_is_complete_and_passes_check_data(builtin: tuple[Path, dict]) -> None:
@@ -207,7 +209,7 @@ def test_click_jitter_moves_points_consistently() -> None:
 
 
 def test_builtin_structure_matches_tsl300_statistics() -> None:
-    structure = draw_structure(seed=0)
+    structure = draw_structure(seed=0, inside_p=CLICK_MODELS["noisy"])
     videos = structure.videos
     durations = np.array([v.duration_s for v in videos])
     lengths = np.array([s.end_s - s.start_s for v in videos for s in v.segments])
@@ -225,9 +227,42 @@ def test_builtin_structure_matches_tsl300_statistics() -> None:
     assert max(set(fps), key=fps.count) in (30.0, 29.97) and {25.0, 23.98} <= set(fps)
     train = set(structure.split_ids("train"))
     assert {r.video_id for r in structure.points} == train
-    assert outside_fraction(structure) == pytest.approx(0.41, abs=0.06)
+    assert outside_fraction(structure) == pytest.approx(0.41, abs=0.06)  # the real clicks' share
     widths = [np.median([r.stop_frame - r.start_frame for r in rows]) for rows in structure.annotators.values()]
     assert widths[0] < widths[1] < widths[2]
+
+
+def test_default_clicks_lie_inside_their_own_segments() -> None:
+    """Point supervision as defined: one click per training segment, inside it, with its label."""
+    structure = draw_structure(seed=0)
+    assert outside_fraction(structure) == 0.0
+    noisy = draw_structure(seed=0, inside_p=CLICK_MODELS["noisy"])
+    assert [v.segments for v in structure.videos] == [v.segments for v in noisy.videos]  # only clicks differ
+    for rows in (structure.points, *structure.annotators.values()):
+        by_video = {v.video_id: v for v in structure.videos}
+        for row in rows:
+            video = by_video[row.video_id]
+            t = row.point / video.fps
+            assert any(s.start_s <= t <= s.end_s and s.label == row.label for s in video.segments), row
+    train = [v for v in structure.videos if v.split == "train"]
+    assert len(structure.points) == sum(len(v.segments) for v in train)
+
+
+@needs_real
+def test_inside_and_noisy_clicks_on_a_real_structure() -> None:
+    inside = build_structure(SimulationSpec(n_videos=40, dims=TINY), structure=REAL)
+    assert outside_fraction(inside) == 0.0
+    noisy = build_structure(SimulationSpec(n_videos=40, dims=TINY, clicks="noisy"), structure=REAL)
+    real = build_structure(SimulationSpec(n_videos=40, dims=TINY, clicks="real"), structure=REAL)
+    assert inside.videos == noisy.videos == real.videos
+    assert 0.2 < outside_fraction(noisy) < 0.6 and outside_fraction(real) > 0.2
+
+
+def test_real_clicks_need_a_real_structure() -> None:
+    with pytest.raises(SentilocError, match="--clicks real .* pass --structure"):
+        build_structure(SimulationSpec(clicks="real"))
+    with pytest.raises(SentilocError, match="clicks 'some'"):
+        SimulationSpec(clicks="some").validate()
 
 
 @needs_real

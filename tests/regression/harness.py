@@ -19,7 +19,9 @@ from tempfile import TemporaryDirectory
 from sentiloc.cli import main as cli
 
 EXPECTED = Path(__file__).with_name("expected.json")
-SIMULATION = ["--videos", "16", "--seed", "0", "--max-duration", "60", "--dims", "rgb=48,logmfcc=40,img=32"]
+#: ``--clicks noisy`` was the simulator's only click model when the record was taken.
+SIMULATION = ["--videos", "16", "--seed", "0", "--max-duration", "60", "--dims", "rgb=48,logmfcc=40,img=32",
+              "--clicks", "noisy"]
 #: The tiny schedule every config runs under: float32 (bf16 would depend on the CPU), 2 epochs.
 OVERRIDES = ["train.epochs=2", "train.batch_size=2", "train.amp=none", "train.checkpoint_every=0",
              "train.eval_every=1", "train.seed=7"]

@@ -28,7 +28,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from sentiloc.data.simulate.tsl300 import SimulationSpec, simulate_dataset
 
     spec = SimulationSpec(n_videos=args.videos, seed=args.seed, face_missing=args.face_missing,
-                          click_jitter_s=args.click_jitter, max_duration_s=args.max_duration)
+                          click_jitter_s=args.click_jitter, max_duration_s=args.max_duration, clicks=args.clicks)
     if args.dims:
         spec.dims = args.dims
     summary = simulate_dataset(Path(args.out), spec, structure=args.structure, overwrite=args.overwrite)
@@ -55,6 +55,11 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dims", type=_dims, help="feature dims, e.g. rgb=1024,logmfcc=768,img=1024")
     p.add_argument("--face-missing", type=float, help="fraction of snippets without a face (default 0.15)")
+    p.add_argument("--clicks", default="inside", choices=["inside", "noisy", "real"],
+                   help="inside (default): one click inside each training segment, as point supervision is "
+                   "defined; noisy: 51%% of clicks aimed outside their segment, like the 41%% of real TSL-300 "
+                   "clicks that miss every dense segment (a robustness setting: simulated evidence lies only "
+                   "in the segments); real: the annotators' own files of --structure")
     p.add_argument("--click-jitter", type=float, default=0.0, help="jitter every click by up to this many seconds")
     p.add_argument("--max-duration", type=float, help="cap video durations (seconds) for small, fast datasets")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")

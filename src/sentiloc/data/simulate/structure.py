@@ -1,9 +1,13 @@
 """The *structure* of a simulated dataset: videos, splits, durations, fps, segments and clicks.
 
 The structure is everything except the features. It comes either from a real TSL-300 folder
-(:func:`load_structure`, so experiments run on the real annotation geometry, including the real
-annotators' habit of clicking outside the segments) or from built-in statistics measured once on
-TSL-300 (:func:`draw_structure`). Both are plain frozen records, so subsetting, capping and
+(:func:`load_structure`, so experiments run on the real annotation geometry) or from built-in
+statistics measured once on TSL-300 (:func:`draw_structure`). Clicks follow one of the
+:data:`CLICK_MODELS`: ``inside`` (the default) puts one click inside each training segment, as
+point supervision is defined; ``noisy`` aims 51% of them outside their segment, which reproduces
+the 41% of real TSL-300 clicks that miss every dense segment; ``real`` keeps the real annotators'
+files of a copied structure. In the simulator only the dense segments carry sentiment evidence,
+so a click outside them marks nothing: ``noisy`` and ``real`` are label-noise robustness settings. Both are plain frozen records, so subsetting, capping and
 jittering (:func:`subset_structure`, :func:`cap_durations`, :func:`jitter_clicks`) are pure
 functions that the tests can check without writing a single feature file.
 
@@ -66,6 +70,9 @@ OUTSIDE_DISTANCE_QUANTILES = ((0.0, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 1.
 #: inside *some* segment; clicks aimed outside sometimes land in a neighbour, so the aim rate is
 #: calibrated (on the built-in structure, seeds 0-4) to give that 59% / 41% split.
 CLICK_INSIDE_P = 0.49
+#: ``sentiloc simulate --clicks``: the probability that a simulated click is aimed inside its own
+#: segment, per click model (``real`` copies the real annotators' files instead; see the module docstring).
+CLICK_MODELS = {"inside": 1.0, "noisy": CLICK_INSIDE_P}
 #: Annotator window width ``stop_frame - start_frame`` in native frames, per annotator file 0/1/2
 #: (medians 2 / 8 / 45 frames); the click is the window's centre.
 WINDOW_QUANTILES = (
@@ -150,22 +157,31 @@ def seconds_text(value: float) -> str:
 # --- Built-in structure ---------------------------------------------------------------------
 
 
-def draw_structure(seed: int) -> DatasetStructure:
-    """A 300-video structure drawn from the built-in TSL-300 statistics."""
+def draw_structure(seed: int, inside_p: float = CLICK_MODELS["inside"]) -> DatasetStructure:
+    """A 300-video structure drawn from the built-in TSL-300 statistics, clicks aimed inside with ``inside_p``."""
     ids = [f"{k}_SIM_{k:03d}" for k in range(1, N_VIDEOS + 1)]
     test = set(keyed_rng(seed, _TAG_SPLIT).permutation(N_VIDEOS)[:N_TEST].tolist())
     videos = tuple(_draw_video(seed, k, vid, "test" if k - 1 in test else "train") for k, vid in enumerate(ids, 1))
+    return simulate_annotations(videos, seed, inside_p)
+
+
+def simulate_annotations(videos: tuple[VideoStructure, ...], seed: int, inside_p: float) -> DatasetStructure:
+    """``videos`` with simulated clicks of the three annotators on their training segments.
+
+    ``point_labels.csv`` takes one annotator's rows per video, as in TSL-300. Each video's clicks
+    are keyed by its position in ``videos``, so they do not depend on later subsetting.
+    """
     annotators: dict[int, list[ClickRow]] = {a: [] for a in range(len(WINDOW_QUANTILES))}
     points: list[ClickRow] = []
     for k, video in enumerate(videos, start=1):
         if video.split != "train":
             continue
-        per_annotator = [simulate_clicks(video, keyed_rng(seed, _TAG_CLICKS, k, a), a) for a in annotators]
+        per_annotator = [simulate_clicks(video, keyed_rng(seed, _TAG_CLICKS, k, a), a, inside_p) for a in annotators]
         for a, rows in enumerate(per_annotator):
             annotators[a].extend(rows)
         choice = keyed_rng(seed, _TAG_CHOICE, k).choice(len(annotators), p=_normalised(ANNOTATOR_CHOICE_COUNTS))
         points.extend(per_annotator[choice])
-    return DatasetStructure(videos, tuple(points), {a: tuple(rows) for a, rows in annotators.items()})
+    return DatasetStructure(tuple(videos), tuple(points), {a: tuple(rows) for a, rows in annotators.items()})
 
 
 def _normalised(counts: tuple[float, ...]) -> np.ndarray:
@@ -203,10 +219,12 @@ def _draw_labels(rng: np.random.Generator, n: int) -> list[str]:
     return ["p" if p else "n" for p in positive]
 
 
-def simulate_clicks(video: VideoStructure, rng: np.random.Generator, annotator: int) -> list[ClickRow]:
-    """One click per segment, aimed inside with :data:`CLICK_INSIDE_P`, otherwise near it.
+def simulate_clicks(video: VideoStructure, rng: np.random.Generator, annotator: int,
+                    inside_p: float = CLICK_MODELS["inside"]) -> list[ClickRow]:
+    """One click per segment, aimed inside with probability ``inside_p``, otherwise near it.
 
-    An outside click sits a real-annotator-like distance before or after the segment (reflected
+    An inside click lands where real annotators click within their segments
+    (:data:`INSIDE_POSITION_QUANTILES`). An outside click sits a real-annotator-like distance before or after the segment (reflected
     into the video when it would leave it), so it may land in a neighbouring segment as real
     stray clicks do. The row's window has annotator ``annotator``'s width, centred on the click.
     """
@@ -215,7 +233,7 @@ def simulate_clicks(video: VideoStructure, rng: np.random.Generator, annotator: 
         return []
     start = np.array([s.start_s for s in video.segments])
     end = np.array([s.end_s for s in video.segments])
-    inside = rng.random(n) < CLICK_INSIDE_P
+    inside = rng.random(n) < inside_p
     position = sample_quantiles(rng, INSIDE_POSITION_QUANTILES, n)
     distance = sample_quantiles(rng, OUTSIDE_DISTANCE_QUANTILES, n)
     before = rng.random(n) < 0.5
@@ -224,6 +242,9 @@ def simulate_clicks(video: VideoStructure, rng: np.random.Generator, annotator: 
     seconds = np.clip(np.where(inside, start + position * (end - start), outside), 0.0, video.duration_s)
     last_frame = _last_frame(video)
     points = np.clip(np.floor(seconds * video.fps).astype(int), 0, last_frame)
+    # an inside click stays inside after rounding to a frame (its segment may start mid-frame)
+    first_in, last_in = np.ceil(start * video.fps).astype(int), np.floor(end * video.fps).astype(int)
+    points = np.where(inside, np.clip(points, first_in, np.maximum(first_in, last_in)), points)
     widths = np.round(sample_quantiles(rng, WINDOW_QUANTILES[annotator], n)).astype(int)
     rows = []
     for point, width, segment in zip(points.tolist(), widths.tolist(), video.segments):

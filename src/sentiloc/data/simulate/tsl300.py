@@ -36,6 +36,7 @@ from sentiloc.data.simulate.features import (
     video_features,
 )
 from sentiloc.data.simulate.structure import (
+    CLICK_MODELS,
     ClickRow,
     DatasetStructure,
     cap_durations,
@@ -44,6 +45,7 @@ from sentiloc.data.simulate.structure import (
     load_structure,
     outside_fraction,
     seconds_text,
+    simulate_annotations,
     subset_structure,
 )
 
@@ -60,6 +62,7 @@ class SimulationSpec:
     face_missing: float | None = None
     click_jitter_s: float = 0.0
     max_duration_s: float | None = None
+    clicks: str = "inside"
 
     def validate(self) -> None:
         """Refuse impossible values before anything is written."""
@@ -70,6 +73,8 @@ class SimulationSpec:
             raise SentilocError(f"face_missing {self.face_missing}: a fraction of snippets, between 0 and 1")
         if self.click_jitter_s < 0:
             raise SentilocError(f"click_jitter_s {self.click_jitter_s}: a jitter amplitude in seconds, >= 0")
+        if self.clicks not in (*CLICK_MODELS, "real"):
+            raise SentilocError(f"clicks {self.clicks!r}: choose one of {[*CLICK_MODELS, 'real']}")
         if self.max_duration_s is not None and self.max_duration_s < 10.0:
             raise SentilocError(f"max_duration_s {self.max_duration_s}: cap videos at 10 s or more")
 
@@ -79,8 +84,16 @@ class SimulationSpec:
 
 
 def build_structure(spec: SimulationSpec, structure: Path | None = None) -> DatasetStructure:
-    """The annotation structure ``simulate_dataset`` writes: source, then subset, cap and jitter."""
-    result = load_structure(Path(structure)) if structure is not None else draw_structure(spec.seed)
+    """The annotation structure ``simulate_dataset`` writes: source and clicks, then subset, cap and jitter."""
+    if structure is None:
+        if spec.clicks == "real":
+            raise SentilocError("--clicks real copies the annotators' clicks of a real dataset: pass --structure DIR, "
+                                "or choose --clicks inside|noisy")
+        result = draw_structure(spec.seed, CLICK_MODELS[spec.clicks])
+    else:
+        result = load_structure(Path(structure))
+        if spec.clicks != "real":
+            result = simulate_annotations(result.videos, spec.seed, CLICK_MODELS[spec.clicks])
     if spec.n_videos is not None:
         result = subset_structure(result, spec.n_videos, spec.seed)
     if spec.max_duration_s is not None:
