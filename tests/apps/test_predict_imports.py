@@ -32,3 +32,9 @@ def test_predict_imports_neither_the_training_loop_nor_the_losses(tmp_path: Path
     loaded = [m for m in report["modules"] if m.startswith(TRAINING_ONLY)]
     assert not loaded, f"predict imported {loaded}"
     assert "sentiloc.tasks.localization" in report["modules"]  # the probe does see what it loads
+
+    ungated = tmp_path / "all_classes.json"
+    assert main([*args[:-1], str(ungated), "--set", "postprocess.class_threshold=null"]) == 0
+    labels = {e["label"] for entries in json.loads(ungated.read_text())["results"].values() for e in entries}
+    assert labels == {"n", "p"}
+    assert main([*args[:-1], str(tmp_path / "x.json"), "--set", "model.hidden=4"]) == 1

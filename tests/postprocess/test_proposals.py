@@ -53,6 +53,8 @@ def test_class_choice_rule() -> None:
     np.testing.assert_array_equal(predicted_classes(np.array([0.49, 0.7]), 0.5), [1])
     np.testing.assert_array_equal(predicted_classes(np.array([0.2, 0.4]), 0.5), [1])
     np.testing.assert_array_equal(predicted_classes(np.array([0.3, 0.3]), 0.5), [0])
+    # no threshold: every class gets proposals, a sparse class with a diluted video score included
+    np.testing.assert_array_equal(predicted_classes(np.array([0.3, 0.9]), None), [0, 1])
 
 
 def test_class_choice_decides_the_labels() -> None:

@@ -13,7 +13,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     results = predict_split(Path(args.checkpoint), Path(args.data), args.split, Path(args.out),
                             overwrite=args.overwrite, device=args.device,
-                            face_missing=args.face_missing, face_seed=args.face_seed)
+                            face_missing=args.face_missing, face_seed=args.face_seed, postprocess=args.set)
     n = sum(len(v) for v in results["results"].values())
     print(f"wrote {n} segments for {len(results['results'])} videos to {args.out}")
     return 0
@@ -38,6 +38,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
                    help="robustness check: hide faces on seeded runs until at least this fraction of each "
                    "video's snippets is face-missing (default 0: the data as is)")
     p.add_argument("--face-seed", type=int, default=0, help="seed of the hidden runs of --face-missing")
+    p.add_argument("--set", action="append", default=[], metavar="postprocess.KEY=VALUE",
+                   help="change how outputs become segments, e.g. postprocess.class_threshold=null (repeatable)")
     p.set_defaults(handler=cmd_predict)
 
     p = add_parser(verbs, "evaluate", help="detection mAP, Recall, Precision and F2 of a prediction file")

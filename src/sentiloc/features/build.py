@@ -32,14 +32,14 @@ from pathlib import Path
 
 import numpy as np
 
+from sentiloc.core.errors import SentilocError
+from sentiloc.core.io import atomic_write_json, atomic_write_text, id_problem, load_json
 from sentiloc.data import layout
 from sentiloc.data.annotations import Segment, finite_number
 from sentiloc.data.validate import check_dataset
-from sentiloc.core.errors import SentilocError
 from sentiloc.features.batch import expand_inputs, extract_videos, unique_ids
 from sentiloc.features.extract import META_DIR, finished_meta, stream_path
 from sentiloc.features.settings import ExtractSettings
-from sentiloc.core.io import atomic_write_json, atomic_write_text, id_problem, load_json
 
 EXTRACTED_DIR = "extracted"
 LABEL_ALIASES = {"p": "p", "positive": "p", "pos": "p", "n": "n", "negative": "n", "neg": "n"}

@@ -29,12 +29,15 @@ class PostprocessConfig:
 
     The threshold defaults are the reference's own ``np.arange`` values (bit for bit, e.g.
     ``0.07500000000000001``), so a sample lying exactly on a threshold is treated the same way.
+    ``class_threshold`` gates which classes get proposals (the released code's 0.5); ``None``
+    gives every class proposals, each scored with its own video score, so a class whose top-k
+    video score is diluted by background (a sparse class) is ranked, not dropped.
     """
 
     upsample: int = 24
     cas_thresholds: tuple[float, ...] = tuple(float(x) for x in np.arange(0, 0.25, 0.025))
     act_thresholds: tuple[float, ...] = tuple(float(x) for x in np.arange(0.4, 0.74, 0.025))
-    class_threshold: float = 0.5
+    class_threshold: float | None = 0.5
     oic_margin: float = 0.03
     video_score_weight: float = 0.3
     nms_iou: float = 0.5
@@ -57,8 +60,10 @@ class PostprocessConfig:
             )
 
 
-def predicted_classes(video_scores: np.ndarray, threshold: float) -> np.ndarray:
-    """Classes with ``v_c >= threshold`` (ascending); the argmax alone when none passes."""
+def predicted_classes(video_scores: np.ndarray, threshold: float | None) -> np.ndarray:
+    """Classes with ``v_c >= threshold`` (ascending); the argmax alone when none passes; all without a threshold."""
+    if threshold is None:
+        return np.arange(len(video_scores))
     chosen = np.flatnonzero(video_scores >= threshold)
     return chosen if len(chosen) else np.array([int(np.argmax(video_scores))])
 

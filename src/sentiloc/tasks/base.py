@@ -13,7 +13,7 @@ loop or the losses.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,6 +21,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from sentiloc.core.config import apply_overrides
+from sentiloc.core.errors import SentilocError
 from sentiloc.core.experiment import DEFAULT_TASK, ExperimentConfig
 from sentiloc.core.registry import Registry
 from sentiloc.engine.checkpoint import load_checkpoint
@@ -116,11 +118,19 @@ class Task(ABC):
 TASKS: Registry[Task] = Registry("task", "task")
 
 
-def load_trained(checkpoint: Path, device: torch.device) -> TrainedModel:
-    """Rebuild the model of ``checkpoint`` (a ``weights_only`` load) in eval mode on ``device``."""
+def load_trained(checkpoint: Path, device: torch.device, postprocess: Sequence[str] = ()) -> TrainedModel:
+    """Rebuild the model of ``checkpoint`` (a ``weights_only`` load) in eval mode on ``device``.
+
+    ``postprocess`` holds ``postprocess.KEY=VALUE`` overrides: how outputs become predictions may
+    change at inference; the model, its data pipeline and everything it was trained with may not.
+    """
     state = load_checkpoint(checkpoint)
     task = TASKS.get(str(state.get("task", DEFAULT_TASK)))
-    exp = task.experiment(state["config"]).resolve({k: int(v) for k, v in state["dims"].items()})
+    wrong = [text for text in postprocess if not text.startswith("postprocess.")]
+    if wrong:
+        raise SentilocError(f"--set {wrong[0]!r}: at inference only postprocess.* can change "
+                            "(the rest is fixed by the checkpoint); retrain to change it")
+    exp = task.experiment(apply_overrides(state["config"], list(postprocess))).resolve({k: int(v) for k, v in state["dims"].items()})
     model = build_model(exp.model, exp.derived)
     model.load_state_dict(state["model"])
     return TrainedModel(model.to(device).eval(), exp, task, task.restore_extras(state))

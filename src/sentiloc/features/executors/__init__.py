@@ -6,7 +6,7 @@
 The contract every executor keeps is in :mod:`.base`; importing this package registers these two.
 """
 
-from sentiloc.features.executors.base import EXECUTORS, Executor, WorkerLost
 from sentiloc.features.executors import local, process  # importing them registers them
+from sentiloc.features.executors.base import EXECUTORS, Executor, WorkerLost
 
 __all__ = ["EXECUTORS", "Executor", "WorkerLost", "local", "process"]

@@ -15,7 +15,13 @@ import cv2
 import numpy as np
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.features.face.base import EyePair, Face, FaceExtractor, HogLbpDescriptor, user_embedder
+from sentiloc.features.face.base import (
+    EyePair,
+    Face,
+    FaceExtractor,
+    HogLbpDescriptor,
+    user_embedder,
+)
 from sentiloc.features.settings import ExtractSettings
 
 #: Detection runs on a copy whose longer side is at most this many pixels: Haar cascades are
