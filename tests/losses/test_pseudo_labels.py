@@ -184,17 +184,30 @@ def test_click_on_padding_is_dropped() -> None:
 
 def test_none_supervises_only_the_clicks() -> None:
     # two videos; clicks at t=1 (class 0) and t=4 (class 1) in video 0, t=2 (class 1) in video 1.
-    # Background seeds are not used by `none`, even when y_∅ ≥ τ (t=0 of video 0).
     cas = neutral_cas(2, 6)
     cas[0, 0, BG] = 0.99
     targets, weight = point_targets(
-        *make_clicks([[1, 4], [2]], [[0, 1], [1]]), cas, full_mask(2, 6), PseudoLabelConfig(strategy="none")
+        *make_clicks([[1, 4], [2]], [[0, 1], [1]]), cas, full_mask(2, 6),
+        PseudoLabelConfig(strategy="none", background="none"),
     )
     assert targets[0, :, 0].tolist() == [0, 1, 0, 0, 0, 0]
     assert targets[0, :, 1].tolist() == [0, 0, 0, 0, 1, 0]
     assert targets[1, :, 1].tolist() == [0, 0, 1, 0, 0, 0]
     assert targets[..., BG].sum() == 0  # ∅ = 0 at the clicks, nothing elsewhere
     assert weight.tolist() == [[0, 1, 0, 0, 1, 0], [0, 0, 1, 0, 0, 0]]
+
+
+def test_none_switches_off_the_mound_not_the_background() -> None:
+    # the `no_pseudo` ablation drops BSPG only: the config's background rule still applies
+    # (seeds: t=0 of video 0, where y_∅ = 0.99 >= τ = 0.95, is taught ∅ = 1 with full weight)
+    cas = neutral_cas(2, 6)
+    cas[0, 0, BG] = 0.99
+    targets, weight = point_targets(
+        *make_clicks([[1, 4], [2]], [[0, 1], [1]]), cas, full_mask(2, 6),
+        PseudoLabelConfig(strategy="none", background="seeds", tau=0.95),
+    )
+    assert targets[0, :, BG].tolist() == [1, 0, 0, 0, 0, 0] and targets[1, :, BG].sum() == 0
+    assert weight.tolist() == [[1, 1, 0, 0, 1, 0], [0, 0, 1, 0, 0, 0]]
 
 
 def test_threshold_square_wave() -> None:

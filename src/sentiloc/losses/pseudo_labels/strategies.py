@@ -14,8 +14,8 @@ click, so they share one resolution step:
 4. the winner's column gets the value and ∅ gets ``1 - value``; other classes 0.
 
 What happens outside every support is the ``background`` mode, shared by every windowed strategy
-(``bspg``, ``threshold``, ``gaussian``) so that an ablation only changes the mound shape; the
-``none`` strategy supervises the click snippets only, as specified:
+(``bspg``, ``threshold``, ``gaussian``, and ``none``, which supervises the click snippets alone)
+so that an ablation only changes what surrounds a click, never the background supervision:
 
 - ``outside`` — the paper's rule read literally: ŷ_c = 0 outside the windows, so ŷ_∅ = 1 − 0 = 1
   there, with full weight. It teaches ∅ from the start, but also on the part of every segment
@@ -273,7 +273,7 @@ def point_targets(
     supervised = covered
     background = torch.zeros_like(covered)
     seed_value = torch.ones_like(bg_score)  # weight of a background target; < 1 only for gap seeds
-    if cfg.strategy != "none" and cfg.background != "none":
+    if cfg.background != "none":
         background = ~covered & mask
         if cfg.background == "seeds":
             background = background & (bg_score >= cfg.tau)
