@@ -186,3 +186,19 @@ def _epochs_help() -> str:
     study = build_parser()._subparsers._group_actions[0].choices["study"]
     accuracy = study._subparsers._group_actions[0].choices["accuracy"]
     return next(a.help for a in accuracy._actions if "--epochs" in a.option_strings)
+
+
+def test_click_study_compares_click_models_on_identical_videos(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "clicks"
+    args = ["study", "clicks", "--quick", "--videos", "24", "--max-duration", "40", "--out", str(out), *TINY_MODEL]
+    assert main(args) == 0
+    table = (out / "clicks.md").read_text()
+    assert "| fsenet_point | inside |" in table and "| fsenet_point | noisy |" in table
+    with (out / "clicks.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(row["clicks"] for row in rows) == ["inside", "noisy"]
+    inside, noisy = (out / "data" / "inside"), (out / "data" / "noisy")
+    for name in ("videosenti_gt.json", "split_train.txt"):
+        assert (inside / name).read_bytes() == (noisy / name).read_bytes()
+    assert (inside / "point_gaussian" / "point_labels.csv").read_bytes() != (noisy / "point_gaussian" / "point_labels.csv").read_bytes()
+    assert "| fsenet_point | inside |" in capsys.readouterr().out

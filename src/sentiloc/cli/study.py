@@ -56,7 +56,8 @@ def cmd_accuracy(args: argparse.Namespace) -> int:
 
     seeds, epochs = _seeds_and_epochs(args)
     configs = args.configs or (["fsenet_point"] if args.quick else None)
-    print(run_accuracy(Path(args.data), Path(args.out), configs, seeds, epochs, args.set, args.overwrite))
+    run_accuracy(Path(args.data), Path(args.out), configs, seeds, epochs, args.set, args.overwrite)
+    print((Path(args.out) / "table.md").read_text(encoding="utf-8"))
     return 0
 
 
@@ -66,6 +67,17 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     seeds, epochs = _seeds_and_epochs(args)
     print(run_sensitivity(args.study, Path(args.data), Path(args.out), args.config, seeds, epochs, args.set,
                           quick=args.quick, overwrite=args.overwrite))
+    return 0
+
+
+def cmd_clicks(args: argparse.Namespace) -> int:
+    from sentiloc.data.simulate.tsl300 import SimulationSpec
+    from sentiloc.studies.clicks import run_click_study
+
+    seeds, epochs = _seeds_and_epochs(args)
+    spec = SimulationSpec(n_videos=args.videos, seed=args.seed, max_duration_s=args.max_duration)
+    print(run_click_study(Path(args.out), spec, args.structure, args.configs, seeds, epochs, args.set,
+                          overwrite=args.overwrite))
     return 0
 
 
@@ -103,6 +115,24 @@ def register(verbs: argparse._SubParsersAction) -> None:
     s.add_argument("--study", required=True, choices=["bspg", "face", "jitter"], help="which study")
     add_config_flags(s, default="fsenet_point", help_="the config studied (default fsenet_point)")
     s.set_defaults(handler=cmd_sensitivity)
+
+    s = add_parser(subs, "clicks", help="point supervision under each click model: inside / noisy / real clicks",
+                   description="Simulates one dataset per click model of `sentiloc simulate --clicks` (the same "
+                   "videos, segments and features; only the click files differ) and trains and tests every "
+                   "config x seed on each; writes OUT/clicks.md and OUT/clicks.csv.")
+    s.add_argument("--out", default="sentiloc-clicks", help="output folder (default ./sentiloc-clicks)")
+    s.add_argument("--structure", type=Path, help="a real TSL-300 folder: copy its structure and add the real clicks")
+    s.add_argument("--videos", type=int, default=90, help="videos to simulate (default 90)")
+    s.add_argument("--max-duration", type=float, default=120.0, help="cap video durations, s (default 120)")
+    s.add_argument("--seed", type=int, default=0, help="simulation seed (default 0)")
+    s.add_argument("--configs", nargs="+", default=["fsenet_point"], metavar="NAME_OR_PATH",
+                   help="configs (default fsenet_point)")
+    s.add_argument("--seeds", help="N for seeds 1..N (default 3), or a list such as 4,7")
+    s.add_argument("--epochs", type=int, help="epochs per run (default 6)")
+    s.add_argument("--quick", action="store_true", help="1 seed, 1 epoch: a smoke test, not a measurement")
+    s.add_argument("--overwrite", action="store_true", help="retrain finished runs")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="overrides for every config")
+    s.set_defaults(handler=cmd_clicks)
 
     s = add_parser(subs, "attention", help="where a trained model's FCI attention looks, against the ground truth")
     s.add_argument("--checkpoint", required=True, help="a trained checkpoint (best.pt)")

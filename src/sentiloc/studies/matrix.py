@@ -421,8 +421,12 @@ def run_accuracy(
     overwrite: bool = False,
     device: str = "cpu",
     log: Callable[[str], None] = say,
-) -> str:
-    """Run (or continue) the matrix of ``configs`` x ``seeds`` into ``out``; return the table."""
+) -> list[dict[str, Any]]:
+    """Run (or continue) the matrix of ``configs`` x ``seeds`` into ``out``; its rows, one per run.
+
+    ``OUT/results.csv`` (the rows) and ``OUT/table.md`` (mean ± std per config) are rewritten
+    after every run.
+    """
     data_root, out = Path(data_root), Path(out)
     names = list(configs) if configs else default_configs()
     entries = [(config_label(name), resolve_config(name, overrides, epochs), {}) for name in names]
@@ -436,5 +440,4 @@ def run_accuracy(
 
     folds = sorted({spec.fold.name for spec in specs})
     log(f"accuracy matrix: {len(names)} configs x {len(folds)} fold(s) x {len(seeds)} seeds, {epochs} epochs, into {out}")
-    run_matrix(specs, data_root, overwrite=overwrite, device=device, after_each=write, log=log)
-    return (out / "table.md").read_text(encoding="utf-8")
+    return accuracy_rows(run_matrix(specs, data_root, overwrite=overwrite, device=device, after_each=write, log=log))
