@@ -81,6 +81,13 @@ def cmd_clicks(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_shuffle(args: argparse.Namespace) -> int:
+    from sentiloc.studies.shuffle import probe_shuffle
+
+    print(probe_shuffle(Path(args.checkpoint), Path(args.data), args.split, args.seed).format())
+    return 0
+
+
 def cmd_attention(args: argparse.Namespace) -> int:
     from sentiloc.studies.attention import probe_attention
 
@@ -133,6 +140,13 @@ def register(verbs: argparse._SubParsersAction) -> None:
     s.add_argument("--overwrite", action="store_true", help="retrain finished runs")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="overrides for every config")
     s.set_defaults(handler=cmd_clicks)
+
+    s = add_parser(subs, "shuffle", help="how much the CAS and mAP change when each stream is shuffled over time")
+    s.add_argument("--checkpoint", required=True, help="a trained checkpoint (best.pt)")
+    s.add_argument("--data", required=True, help="dataset folder with the ground truth")
+    s.add_argument("--split", default="test", choices=["train", "test"], help="split to probe (default test)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the per-video permutations (default 0)")
+    s.set_defaults(handler=cmd_shuffle)
 
     s = add_parser(subs, "attention", help="where a trained model's FCI attention looks, against the ground truth")
     s.add_argument("--checkpoint", required=True, help="a trained checkpoint (best.pt)")
