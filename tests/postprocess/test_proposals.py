@@ -15,7 +15,9 @@ from sentiloc.postprocess.proposals import (
     outer_inner_contrast,
     predicted_classes,
     runs_by_row,
+    scoring_inputs,
     thresholded,
+    topk_mean,
     upsample_track,
 )
 
@@ -272,3 +274,24 @@ def test_kept_set_does_not_depend_on_fps() -> None:
             np.testing.assert_allclose(
                 [p["segment"] for p in out], [np.array(p["segment"]) * 16.0 / fps for p in reference], rtol=1e-12
             )
+
+
+def test_proposals_can_be_cut_from_the_global_cas() -> None:
+    track = np.array([[0.1, 0.9], [0.5, 0.2], [0.3, 0.4], [0.8, 0.0]])
+    # ratio 2 -> k = 2: column 0 top (0.8, 0.5), column 1 top (0.9, 0.4)
+    np.testing.assert_allclose(topk_mean(track, 2), [0.65, 0.65])
+    np.testing.assert_allclose(topk_mean(track, 8), [0.8, 0.9])  # k never below 1
+    cas = np.array([[0.2, 0.1, 0.7], [0.6, 0.3, 0.1]])
+    glob = np.array([[0.4, 0.3, 0.3], [0.2, 0.1, 0.5]])
+    scores = np.array([0.9, 0.9])
+    assert scoring_inputs(cas, glob, scores, "cas", 8)[1] is scores
+    track, video = scoring_inputs(cas, glob, scores, "global", 8)
+    np.testing.assert_array_equal(track, glob)
+    np.testing.assert_allclose(video, [0.4, 0.3])
+    track, video = scoring_inputs(cas, glob, scores, "mean", 1)
+    np.testing.assert_allclose(track, (cas + glob) / 2)
+    np.testing.assert_allclose(video, [0.35, 0.2])  # k = 2 with ratio 1: the mean of both rows
+    with pytest.raises(SentilocError, match="needs a model with a Global CAS"):
+        scoring_inputs(cas, None, scores, "global", 8)
+    with pytest.raises(SentilocError, match="cas_source 'both'"):
+        PostprocessConfig(cas_source="both")

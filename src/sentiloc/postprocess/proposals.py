@@ -22,6 +22,8 @@ from sentiloc.core.errors import SentilocError
 from sentiloc.core.timebase import snippet_to_seconds
 from sentiloc.postprocess.nms import nms_1d
 
+CAS_SOURCES = ("cas", "global", "mean")
+
 
 @dataclass
 class PostprocessConfig:
@@ -32,6 +34,9 @@ class PostprocessConfig:
     ``class_threshold`` gates which classes get proposals (the released code's 0.5); ``None``
     gives every class proposals, each scored with its own video score, so a class whose top-k
     video score is diluted by background (a sparse class) is ranked, not dropped.
+    ``cas_source`` picks the scores proposals are cut from: ``cas`` (y, the released code),
+    ``global`` (FSENet's Global CAS ỹ = W ⊙ y', docs/methods.md §2.4) or ``mean`` (their average);
+    the video scores are then the top-k means of that source.
     """
 
     upsample: int = 24
@@ -43,6 +48,7 @@ class PostprocessConfig:
     nms_iou: float = 0.5
     legacy_nms_plus_one: bool = False
     max_proposals: int | None = None
+    cas_source: str = "cas"
 
     def __post_init__(self) -> None:
         """Normalise YAML lists to float tuples and refuse values that would silently misbehave."""
@@ -54,10 +60,34 @@ class PostprocessConfig:
             raise SentilocError(f"postprocess.nms_iou must lie in (0, 1], got {self.nms_iou!r}")
         if self.oic_margin < 0.0:
             raise SentilocError(f"postprocess.oic_margin must be >= 0, got {self.oic_margin!r}")
+        if self.cas_source not in CAS_SOURCES:
+            raise SentilocError(f"postprocess.cas_source {self.cas_source!r}: choose one of {list(CAS_SOURCES)}")
         if self.max_proposals is not None and (isinstance(self.max_proposals, bool) or self.max_proposals < 1):
             raise SentilocError(
                 f"postprocess.max_proposals must be a positive integer or null (keep all), got {self.max_proposals!r}"
             )
+
+
+def topk_mean(track: np.ndarray, ratio: int) -> np.ndarray:
+    """``(C,)`` mean of the top ``max(1, ⌊T / ratio⌋)`` values of each column of a ``(T, C)`` track."""
+    k = max(1, len(track) // ratio)
+    return np.sort(track, axis=0)[-k:].mean(axis=0)
+
+
+def scoring_inputs(cas: np.ndarray, global_cas: np.ndarray | None, video_scores: np.ndarray, source: str,
+                   ratio: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(T, C + 1)`` scores proposals are cut from and the ``(C,)`` video scores, for ``source``.
+
+    ``cas`` keeps the model's own video scores; ``global`` and ``mean`` need a Global CAS and take
+    the top-k means (``ratio`` = the model's ``r_act``) of the chosen scores.
+    """
+    if source == "cas":
+        return cas, video_scores
+    if global_cas is None:
+        raise SentilocError(f"postprocess.cas_source {source!r} needs a model with a Global CAS (FSENet with GSP); "
+                            "use cas_source: cas")
+    track = global_cas if source == "global" else (cas + global_cas) / 2
+    return track, topk_mean(track[:, :-1], ratio)
 
 
 def predicted_classes(video_scores: np.ndarray, threshold: float | None) -> np.ndarray:

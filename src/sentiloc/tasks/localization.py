@@ -38,6 +38,7 @@ from sentiloc.engine.inference import inference_model, run_model
 from sentiloc.engine.interfaces import Selection, TrainingData
 from sentiloc.evaluation.selection import SELECTION, ValidationSet
 from sentiloc.postprocess import PostprocessConfig, activitynet_results, video_proposals
+from sentiloc.postprocess.proposals import scoring_inputs
 from sentiloc.tasks.base import TASKS, Fold, Task, TrainedModel
 
 
@@ -82,11 +83,13 @@ def predict_proposals(model: nn.Module, dataset: VideoDataset, class_names: Sequ
     """Proposals per video (ActivityNet entries, seconds) and the video scores behind them."""
     proposals: dict[str, list[dict]] = {}
     scores: dict[str, np.ndarray] = {}
+    ratio = model.cfg.r_act
     model = inference_model(model, device, amp)
     batches = video_batches(dataset, len(class_names), micro_batch)
-    for output in video_outputs(model, batches, device, amp, cas_only=True):
-        proposals[output.video_id] = video_proposals(output.cas, output.video_scores, output.fps, post, class_names)
-        scores[output.video_id] = output.video_scores
+    for output in video_outputs(model, batches, device, amp, cas_only=post.cas_source == "cas"):
+        track, video_scores = scoring_inputs(output.cas, output.global_cas, output.video_scores, post.cas_source, ratio)
+        proposals[output.video_id] = video_proposals(track, video_scores, output.fps, post, class_names)
+        scores[output.video_id] = video_scores
     return proposals, scores
 
 
