@@ -15,6 +15,7 @@ from sentiloc.postprocess.proposals import (
     outer_inner_contrast,
     predicted_classes,
     runs_by_row,
+    runs_to_seconds,
     scoring_inputs,
     thresholded,
     topk_mean,
@@ -295,3 +296,10 @@ def test_proposals_can_be_cut_from_the_global_cas() -> None:
         scoring_inputs(cas, None, scores, "global", 8)
     with pytest.raises(SentilocError, match="cas_source 'both'"):
         PostprocessConfig(cas_source="both")
+
+
+def test_snippet_centres_move_segments_half_a_snippet_later() -> None:
+    runs = np.array([[0, 23], [48, 71]])  # snippets 0 and 2 at 24 samples per snippet
+    fps = 16.0  # one snippet per second
+    np.testing.assert_allclose(runs_to_seconds(runs, fps, 24), [[0.0, 1.0], [2.0, 3.0]])
+    np.testing.assert_allclose(runs_to_seconds(runs, fps, 24, centres=True, n_snippets=3), [[0.5, 1.5], [2.5, 3.0]])

@@ -36,7 +36,9 @@ class PostprocessConfig:
     video score is diluted by background (a sparse class) is ranked, not dropped.
     ``cas_source`` picks the scores proposals are cut from: ``cas`` (y, the released code),
     ``global`` (FSENet's Global CAS ỹ = W ⊙ y', docs/methods.md §2.4) or ``mean`` (their average);
-    the video scores are then the top-k means of that source.
+    the video scores are then the top-k means of that source. ``snippet_centres`` places each
+    snippet's score at the centre of the 16 frames it describes; ``False`` keeps the reference's
+    placement at the snippet's start, which puts every segment half a snippet early.
     """
 
     upsample: int = 24
@@ -49,6 +51,7 @@ class PostprocessConfig:
     legacy_nms_plus_one: bool = False
     max_proposals: int | None = None
     cas_source: str = "cas"
+    snippet_centres: bool = False
 
     def __post_init__(self) -> None:
         """Normalise YAML lists to float tuples and refuse values that would silently misbehave."""
@@ -205,11 +208,19 @@ def class_proposals(
     return runs, scores
 
 
-def runs_to_seconds(runs: np.ndarray, fps: float, scale: int) -> np.ndarray:
-    """``(R, 2)`` ``[start_s, end_s]`` of inclusive sample runs: ``[i0 / scale, (i1 + 1) / scale]`` snippets."""
-    return np.stack(
-        [snippet_to_seconds(runs[:, 0] / scale, fps), snippet_to_seconds((runs[:, 1] + 1) / scale, fps)], axis=1
-    )
+def runs_to_seconds(runs: np.ndarray, fps: float, scale: int, centres: bool = False,
+                    n_snippets: int | None = None) -> np.ndarray:
+    """``(R, 2)`` ``[start_s, end_s]`` of inclusive sample runs.
+
+    The reference reads sample ``i`` as time ``i / scale`` snippets, i.e. snippet ``t``'s score at
+    the *start* of its frames: ``[i0 / scale, (i1 + 1) / scale]``. With ``centres`` every bound
+    moves half a snippet later, to where the score was measured, and the end is clipped to the
+    ``n_snippets`` of the video.
+    """
+    bounds = np.stack([runs[:, 0], runs[:, 1] + 1], axis=1) / scale
+    if centres:
+        bounds = np.minimum(bounds + 0.5, n_snippets)
+    return snippet_to_seconds(bounds, fps)
 
 
 def nms_units(runs: np.ndarray, seconds: np.ndarray, cfg: PostprocessConfig) -> np.ndarray:
@@ -267,7 +278,7 @@ def video_proposals(
     segments: list[np.ndarray] = []
     for column, c in enumerate(classes, start=1):
         runs, run_scores = class_proposals(tracks[:, column], act_runs, float(video_scores[c]), cfg)
-        seconds = runs_to_seconds(runs, fps, cfg.upsample)
+        seconds = runs_to_seconds(runs, fps, cfg.upsample, cfg.snippet_centres, len(cas))
         keep = nms_1d(nms_units(runs, seconds, cfg), run_scores, cfg.nms_iou, cfg.legacy_nms_plus_one)
         labels += [class_names[c]] * len(keep)
         scores.append(run_scores[keep])
