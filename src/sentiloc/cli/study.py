@@ -76,8 +76,8 @@ def cmd_clicks(args: argparse.Namespace) -> int:
 
     seeds, epochs = _seeds_and_epochs(args)
     spec = SimulationSpec(n_videos=args.videos, seed=args.seed, max_duration_s=args.max_duration)
-    print(run_click_study(Path(args.out), spec, args.structure, args.configs, seeds, epochs, args.set,
-                          overwrite=args.overwrite))
+    print(run_click_study(Path(args.out), spec, args.structure, args.configs, seeds=seeds, epochs=epochs,
+                          overrides=args.set, overwrite=args.overwrite))
     return 0
 
 

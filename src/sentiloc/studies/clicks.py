@@ -12,7 +12,9 @@ by side; ``clicks.csv`` holds one row per run.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from sentiloc.core.io import atomic_write_text
 from sentiloc.data.simulate.tsl300 import SimulationSpec, simulate_dataset
@@ -36,8 +38,7 @@ def simulate_for_clicks(out: Path, spec: SimulationSpec, structure: Path | None,
     """``OUT/data/<clicks>``, simulated once (a rerun of the study reuses it)."""
     data = out / "data" / clicks
     if not (data / "gt.json").is_file():
-        simulate_dataset(data, SimulationSpec(**{**vars(spec), "clicks": clicks}), structure, overwrite=True,
-                         progress=False)
+        simulate_dataset(data, replace(spec, clicks=clicks), structure, overwrite=True, progress=False)
     return data
 
 
@@ -46,24 +47,24 @@ def run_click_study(
     spec: SimulationSpec,
     structure: Path | None = None,
     configs: Sequence[str] = ("fsenet_point",),
-    seeds: Sequence[int] = (1, 2, 3),
-    epochs: int = MATRIX_EPOCHS,
-    overrides: Sequence[str] = (),
-    overwrite: bool = False,
-    device: str = "cpu",
     log: Callable[[str], None] = say,
+    **matrix: Any,
 ) -> str:
-    """Simulate one dataset per click model, run the configs on each, write ``clicks.csv``/``clicks.md``."""
+    """Simulate one dataset per click model, run the configs on each, write ``clicks.csv``/``clicks.md``.
+
+    ``matrix`` goes to :func:`~sentiloc.studies.matrix.run_accuracy` (seeds, epochs, overrides, ...).
+    """
     out = Path(out)
     rows = []
     for clicks in click_models(structure):
         data = simulate_for_clicks(out, spec, structure, clicks)
         log(f"clicks {clicks}: {data}")
-        runs = run_accuracy(data, out / clicks, configs, seeds, epochs, overrides, overwrite, device, log)
+        runs = run_accuracy(data, out / clicks, configs, log=log, **matrix)
         rows += [{"clicks": clicks, **row} for row in runs]
     metrics = [m for m in metric_columns(rows) if m != "train_min"]
     table = markdown_table(summarize(rows, ["config", "clicks"], metrics), ["config", "clicks"], metrics, plain=())
     atomic_write_text(out / "clicks.csv", csv_text(rows))
+    epochs, seeds = matrix.get("epochs", MATRIX_EPOCHS), matrix.get("seeds", (1, 2, 3))
     atomic_write_text(out / "clicks.md", f"Click models on one simulation (seed {spec.seed}), {epochs} epochs, "
                       f"seeds {', '.join(map(str, seeds))}: mean ± sample std over seeds, in %.\n\n{table}\n")
     return table
