@@ -32,3 +32,12 @@ def test_release_free_memory_returns_pages_to_the_os() -> None:
 def _rss_bytes() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * 4096
+
+
+def test_peak_rss_is_this_process_s_high_water_mark_in_gib() -> None:
+    from sentiloc.engine.memory import peak_rss_gib
+
+    before = peak_rss_gib()
+    block = bytearray(64 * 2**20)  # touch 64 MiB
+    block[:: 4096] = b"x" * len(block[:: 4096])
+    assert 0.0 < before <= peak_rss_gib() < 1024.0

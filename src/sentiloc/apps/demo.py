@@ -20,6 +20,7 @@ from sentiloc.data.annotations import read_clicks, read_segments, read_video_inf
 from sentiloc.data.dataset import VideoDataset
 from sentiloc.data.simulate.tsl300 import SimulationSpec, simulate_dataset
 from sentiloc.data.validate import check_dataset
+from sentiloc.engine.memory import peak_rss_gib
 from sentiloc.evaluation import evaluate_detection, format_table, load_ground_truth
 from sentiloc.tasks import load_trained
 from sentiloc.tasks.localization import video_batches, video_outputs
@@ -46,7 +47,10 @@ def run_demo(out: Path, overwrite: bool = False, seed: int = 0, progress: bool =
     if not report.ok:
         raise SentilocError(f"{data}: the simulated dataset failed its own check:\n{report.format()}")
     print(f"[2/5] training FSENet (point supervision) into {out / 'run'}")
-    train(config, data, out / "run", overwrite=True, progress=progress)
+    summary = train(config, data, out / "run", overwrite=True, progress=progress)
+    train_s = sum(record["time/epoch_s"] for record in summary["history"])
+    print(f"      {summary['epochs_done']} epochs in {train_s:.0f} s ({train_s / summary['epochs_done']:.1f} s per epoch), "
+          f"peak memory {peak_rss_gib():.2f} GiB")
     print("[3/5] predicting the test split")
     predictions = out / "predictions.json"
     results = predict_split(out / "run" / "best.pt", data, "test", predictions, overwrite=True)

@@ -17,9 +17,15 @@ import ctypes
 import ctypes.util
 import functools
 import os
+import resource
 
 KERNEL_CACHE_ENV = "ONEDNN_PRIMITIVE_CACHE_CAPACITY"
 KERNEL_CACHE_CAPACITY = 32
+
+
+def peak_rss_gib() -> float:
+    """This process's peak resident memory so far, in GiB (Linux reports ``ru_maxrss`` in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def limit_kernel_cache(capacity: int = KERNEL_CACHE_CAPACITY) -> None:

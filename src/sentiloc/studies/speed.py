@@ -11,7 +11,6 @@ alone to show that memory stays flat.
 from __future__ import annotations
 
 import platform
-import resource
 import statistics
 import time
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from sentiloc.apps.train import build_trainer
 from sentiloc.data.annotations import read_video_infos
 from sentiloc.data.dataset import VideoDataset, collate
 from sentiloc.engine.device import autocast
+from sentiloc.engine.memory import peak_rss_gib
 from sentiloc.evaluation.detection import evaluate_detection
 from sentiloc.tasks.localization import predict_proposals
 
@@ -94,10 +94,6 @@ class SpeedReport:
         ])
 
 
-def _peak_rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-
-
 def benchmark_speed(config: dict[str, Any], data_root: Path, train_videos: int | None = None,
                     threads: int = 2, infer_repeats: int = 3) -> SpeedReport:
     """Time training steps, the longest video and test-split inference for ``config`` on ``data_root``."""
@@ -123,7 +119,7 @@ def benchmark_speed(config: dict[str, Any], data_root: Path, train_videos: int |
         out_ = trainer.model(**batch.inputs())
     trainer.objective(out_, batch)["total"].backward()
     longest_s = time.perf_counter() - tic
-    train_rss = _peak_rss_gib()
+    train_rss = peak_rss_gib()
     infos = list(read_video_infos(data_root, ("test",)).values())
     infer_runs = []
     for _ in range(max(1, infer_repeats)):
