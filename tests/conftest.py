@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+#: Files the tests read as they are: the released TSL-300 annotations and the reference evaluator's
+#: conformance cases (each folder has its own README).
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def make_dataset(

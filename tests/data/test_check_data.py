@@ -11,7 +11,7 @@ import pytest
 from sentiloc.cli import main
 from sentiloc.data.dataset import DataConfig, ModalitySpec
 from sentiloc.data.validate import check_dataset
-from tests.conftest import SHARED, make_dataset
+from tests.conftest import FIXTURES, make_dataset
 
 
 def problems(root: Path, cfg: DataConfig | None = None) -> list[str]:
@@ -117,8 +117,7 @@ def test_missing_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureF
     assert "dataset folder not found" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not (SHARED / "data" / "tsl300").is_dir(), reason="needs ../shared beside the clone")
 def test_real_tsl300_annotations_have_no_annotation_problems() -> None:
     """The real files pass every annotation check; only the (absent) features are reported."""
-    report = check_dataset(SHARED / "data" / "tsl300")
+    report = check_dataset(FIXTURES / "tsl300")
     assert report.problems and all("feature file missing" in p.message for p in report.problems)

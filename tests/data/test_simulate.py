@@ -27,10 +27,9 @@ from sentiloc.data.simulate.tsl300 import (
     simulate_dataset,
 )
 from sentiloc.data.validate import check_dataset
-from tests.conftest import SHARED
+from tests.conftest import FIXTURES
 
-REAL = SHARED / "data" / "tsl300"
-needs_real = pytest.mark.skipif(not (REAL / "gt.json").is_file(), reason="needs ../shared beside the clone")
+REAL = FIXTURES / "tsl300"
 
 TINY = {"rgb": 6, "logmfcc": 4, "img": 16}
 
@@ -53,8 +52,6 @@ def builtin(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 
 @pytest.fixture(scope="module")
 def copied(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    if not (REAL / "gt.json").is_file():
-        pytest.skip("needs ../shared beside the clone")
     out = tmp_path_factory.mktemp("copied") / "data"
     spec = SimulationSpec(n_videos=12, dims=TINY, clicks="real")
     return out, simulate_dataset(out, spec, structure=REAL, progress=False)
@@ -248,7 +245,6 @@ def test_default_clicks_lie_inside_their_own_segments() -> None:
     assert len(structure.points) == sum(len(v.segments) for v in train)
 
 
-@needs_real
 def test_inside_and_noisy_clicks_on_a_real_structure() -> None:
     inside = build_structure(SimulationSpec(n_videos=40, dims=TINY), structure=REAL)
     assert outside_fraction(inside) == 0.0
@@ -265,7 +261,6 @@ def test_real_clicks_need_a_real_structure() -> None:
         SimulationSpec(clicks="some").validate()
 
 
-@needs_real
 def test_real_structure_keeps_the_outside_click_fact() -> None:
     structure = load_structure(REAL)
     assert len(structure.videos) == 300 and len(structure.points) == 1227
@@ -275,7 +270,6 @@ def test_real_structure_keeps_the_outside_click_fact() -> None:
     assert set(subset_structure(structure, 12, seed=0).split_ids("train")) <= set(subset.split_ids("train"))
 
 
-@needs_real
 def test_structure_copies_real_ids_segments_and_clicks(copied: tuple[Path, dict]) -> None:
     out, summary = copied
     assert summary["videos"] == {"train": 8, "test": 4}
@@ -299,7 +293,6 @@ def test_structure_copies_real_ids_segments_and_clicks(copied: tuple[Path, dict]
     assert report.ok, report.format()
 
 
-@needs_real
 def test_structure_output_must_not_be_the_structure_folder() -> None:
     with pytest.raises(SentilocError, match="structure"):
         simulate_dataset(REAL, SimulationSpec(n_videos=2), structure=REAL, overwrite=True, progress=False)

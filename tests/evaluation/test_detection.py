@@ -19,8 +19,7 @@ from sentiloc.evaluation import (
     run_evaluate,
 )
 
-# the shared folder lives beside the repository clone (/work/main -> /work/shared)
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "eval"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eval"
 CASES = [f"case_{i:02d}" for i in range(1, 9)]
 EXACT = {"rtol": 0.0, "atol": 1e-9}
 
