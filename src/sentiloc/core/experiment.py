@@ -46,9 +46,10 @@ class ComponentSpec:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], section: str, default: str) -> "ComponentSpec":
-        values = dict(config.get(section) or {})
-        if not isinstance(config.get(section) or {}, Mapping):
+        raw = config.get(section) or {}
+        if not isinstance(raw, Mapping):
             raise SentilocError(f"config section '{section}' must be a mapping of options")
+        values = dict(raw)
         return cls(section, str(values.pop("name", default)), values)
 
 
