@@ -52,3 +52,18 @@ def test_config_trains_one_step_and_predicts(name: str, data: Path) -> None:
     ground_truth = evaluator.load_ground_truth(data / "gt.json")
     metrics = evaluator.evaluate(ground_truth, results, "test").to_json()
     assert 0.0 <= metrics[evaluator.headline] <= 1.0
+
+
+@pytest.mark.parametrize(("name", "optimizer"), [("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW)])
+def test_train_optimizer_switch(name: str, optimizer: type, data: Path) -> None:
+    config = apply_overrides(load_config("fsenet_point"), TINY_RUN + [f"train.optimizer={name}"] +
+                             [f"model.{k}={v}" for k, v in WIDTHS.items()])
+    trainer = build_trainer(config, data)
+    assert type(trainer.optimizer) is optimizer
+    assert trainer.optimizer.param_groups[0]["weight_decay"] == trainer.exp.train.weight_decay
+
+
+def test_unknown_optimizer_is_one_line_error(data: Path) -> None:
+    config = apply_overrides(load_config("fsenet_point"), ["train.optimizer=sgd"])
+    with pytest.raises(Exception, match="train.optimizer 'sgd'"):
+        build_trainer(config, data)

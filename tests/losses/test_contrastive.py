@@ -159,3 +159,14 @@ def test_pssc_full_supervision_prototype_is_member_mean() -> None:
     assert loss.item() == pytest.approx(l0 + l1, rel=1e-6)
     loss.backward()
     assert e.grad.abs().sum() > 0
+
+
+def test_pssc_disjoint_positives_by_hand() -> None:
+    # ratio 3 -> K = 2: U_0^+ = {1, 4} (affinity 0.8, 0.6) and U_1^+ = {4, 1} (0.8, 0.6) coincide,
+    # so each L_c = −log 1 = 0. Disjoint: snippet 1 stays with class 0 (0.8 > 0.6) and snippet 4
+    # with class 1, which is the hand case's sets again: L = 2 log(1 + e^{−0.2}).
+    clicks = make_clicks([[0, 3]], [[0, 1]])
+    shared = pssc_loss(HAND_E, torch.ones(1, 6), *clicks, ones_mask(1, 6), num_classes=2, ratio=3)
+    assert shared.item() == pytest.approx(0.0, abs=1e-7)
+    disjoint = pssc_loss(HAND_E, torch.ones(1, 6), *clicks, ones_mask(1, 6), num_classes=2, ratio=3, disjoint=True)
+    assert disjoint.item() == pytest.approx(2 * math.log(1 + math.exp(-0.2)), rel=1e-6)

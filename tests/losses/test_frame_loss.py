@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from sentiloc.losses.frame import focal_bce, frame_loss
+from sentiloc.losses.frame import class_balanced_frame_loss, focal_bce, frame_loss
 
 
 def test_focal_bce_hand_values() -> None:
@@ -77,3 +77,31 @@ def test_frame_loss_without_weight_is_zero_with_graph() -> None:
     assert loss.item() == 0.0 and loss.requires_grad
     loss.backward()
     assert (pred.grad == 0).all()
+
+
+def test_class_balanced_frame_loss_by_hand() -> None:
+    # γ = 0 (plain BCE), T = 3, columns (c, ∅), all weights 1.
+    #   column 0: targets (1, 0, 0), preds (0.8, 0.4, 0.1): positive mean −log 0.8 (mass 1),
+    #             negative mean (−log 0.6 − log 0.9) / 2 (mass 2)
+    #   column 1: targets (0, 1, 1), preds (0.2, 0.6, 0.7): positive mean (−log 0.6 − log 0.7) / 2,
+    #             negative mean −log 0.8
+    #   L = ½ (col 0 positive + negative) + ½ (col 1 positive + negative)
+    pred = torch.tensor([[[0.8, 0.2], [0.4, 0.6], [0.1, 0.7]]])
+    targets = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]])
+    loss = class_balanced_frame_loss(pred, targets, torch.ones(1, 3), torch.ones(1, 3, dtype=torch.bool), gamma=0.0)
+    col0 = -math.log(0.8) + (-math.log(0.6) - math.log(0.9)) / 2
+    col1 = (-math.log(0.6) - math.log(0.7)) / 2 - math.log(0.8)
+    assert loss.item() == pytest.approx(0.5 * (col0 + col1), rel=1e-6)
+
+
+def test_class_balanced_frame_loss_ignores_padding_and_unweighted_snippets() -> None:
+    pred = torch.tensor([[[0.8, 0.2], [0.4, 0.6], [0.0, 1.0]]], requires_grad=True)
+    targets = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]])
+    mask = torch.tensor([[True, True, False]])
+    full = class_balanced_frame_loss(pred, targets, torch.ones(1, 3), mask)
+    two = class_balanced_frame_loss(pred[:, :2], targets[:, :2], torch.ones(1, 2), mask[:, :2])
+    assert full.item() == pytest.approx(two.item(), rel=1e-6)
+    nothing = class_balanced_frame_loss(pred, targets, torch.zeros(1, 3), mask)
+    assert nothing.item() == 0.0
+    nothing.backward()
+    assert torch.isfinite(pred.grad).all()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -12,6 +14,7 @@ from sentiloc.models.blocks import (
     CrossAttention,
     MaskedConv1d,
     ModalityAlign,
+    sinusoidal_positions,
 )
 
 
@@ -70,7 +73,7 @@ def test_cross_attention_weights_are_the_ones_forward_applies() -> None:
     assert weights.shape == (1, 2, 6, 5)
     torch.testing.assert_close(weights.sum(dim=-1), torch.ones(1, 2, 6))
     assert weights[..., ~key_mask[0]].abs().sum() == 0
-    _, _, v = attn._heads(q, kv)
+    _, _, v = attn._heads(q, kv, None, key_mask)
     rebuilt = attn.out_proj((weights @ v).transpose(1, 2).reshape(1, 6, 8))
     torch.testing.assert_close(rebuilt, attn(q, kv, key_mask, torch.ones(1, 6, dtype=torch.bool)))
 
@@ -96,3 +99,46 @@ def test_class_head_shapes_and_trunk_is_pre_dropout() -> None:
     assert logits.shape == (2, 7, 3) and trunk.shape == (2, 7, 10)
     assert (trunk >= 0).all() and trunk[1, 5:].abs().sum() == 0
     assert head.classifier.bias is None
+
+
+def test_centred_values_make_uniform_attention_add_nothing() -> None:
+    # With q = 0 every key gets the same logit, so attention is uniform over the valid keys; the
+    # values' mean over those keys is subtracted first, hence the output is out_proj's bias (0).
+    torch.manual_seed(0)
+    attn = CrossAttention(8, 2, centre_values=True).eval()
+    torch.nn.init.zeros_(attn.q_proj.weight)
+    q, kv = torch.randn(2, 4, 8), torch.randn(2, 5, 8)
+    key_mask = torch.tensor([[True, True, False, True, False], [True] * 5])
+    out = attn(q, kv, key_mask, torch.ones(2, 4, dtype=torch.bool))
+    torch.testing.assert_close(out, torch.zeros_like(out))
+    plain = CrossAttention(8, 2).eval()
+    plain.load_state_dict(attn.state_dict())
+    assert plain(q, kv, key_mask, torch.ones(2, 4, dtype=torch.bool)).abs().max() > 1e-3
+
+
+def test_positions_enter_queries_and_keys_but_not_values() -> None:
+    torch.manual_seed(0)
+    attn = CrossAttention(8, 2).eval()
+    q, kv = torch.randn(1, 5, 8), torch.randn(1, 5, 8)
+    key_mask = torch.ones(1, 5, dtype=torch.bool)
+    pos = sinusoidal_positions(5, 8)
+    q_pos, k_pos, v_pos = attn._heads(q, kv, pos, key_mask)
+    q_ref = attn.q_proj(q + pos).view(1, 5, 2, 4).transpose(1, 2)
+    k_ref = F.linear(kv + pos, attn.kv_proj.weight[:8], attn.kv_proj.bias[:8]).view(1, 5, 2, 4).transpose(1, 2)
+    _, _, v_ref = attn._heads(q, kv, None, key_mask)
+    torch.testing.assert_close(q_pos, q_ref)
+    torch.testing.assert_close(k_pos, k_ref)
+    torch.testing.assert_close(v_pos, v_ref)
+
+
+def test_sinusoidal_positions_by_hand() -> None:
+    pos = sinusoidal_positions(3, 4)
+    # column 2i = sin(t / 10000^(2i/4)), column 2i+1 = cos(...): frequencies 1 and 1/100
+    expected = torch.tensor([
+        [0.0, 1.0, 0.0, 1.0],
+        [math.sin(1.0), math.cos(1.0), math.sin(0.01), math.cos(0.01)],
+        [math.sin(2.0), math.cos(2.0), math.sin(0.02), math.cos(0.02)],
+    ])
+    torch.testing.assert_close(pos, expected)
+    with pytest.raises(ValueError, match="even"):
+        sinusoidal_positions(3, 5)

@@ -28,6 +28,9 @@ from sentiloc.core.errors import SentilocError
 #: The top-level sections a config may have; ``simulation`` is read only by ``sentiloc demo``.
 SECTIONS = ("task", "data", "model", "loss", "train", "postprocess", "simulation")
 DEFAULT_TASK = "localization"
+#: ``train.optimizer``: Adam adds the weight decay to the gradient (L2, the paper's and the
+#: released code's), AdamW decays the weights directly (decoupled, docs/methods.md §2.8).
+OPTIMIZERS = ("adam", "adamw")
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 8
     micro_batch: int = 1
+    optimizer: str = "adam"
     lr: float = 1e-4
     weight_decay: float = 5e-4
     betas: tuple[float, float] = (0.9, 0.999)
@@ -75,6 +79,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)  # type: ignore[assignment]
+        if self.optimizer not in OPTIMIZERS:
+            raise SentilocError(f"train.optimizer {self.optimizer!r}: choose one of {OPTIMIZERS}")
         if self.scheduler not in ("constant", "cosine"):
             raise SentilocError(f"train.scheduler {self.scheduler!r}: choose 'constant' or 'cosine'")
         if self.amp not in ("none", "bf16", "auto"):

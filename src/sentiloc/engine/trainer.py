@@ -34,6 +34,10 @@ from sentiloc.engine.interfaces import Selection, TrainingData
 from sentiloc.engine.memory import release_free_memory
 
 
+#: ``train.optimizer`` -> its torch class (the names are checked by :class:`TrainConfig`).
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+
+
 def lr_lambda(cfg: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
     """The learning-rate multiplier per optimiser step: constant, or cosine decay to 0 over the run."""
     total = cfg.epochs * steps_per_epoch
@@ -52,8 +56,8 @@ class Trainer:
         self.model, self.objective, self.device = model, objective, device
         self.out = Path(out) if out is not None else None
         cfg = exp.train
-        self.optimizer = torch.optim.Adam(model.param_groups(cfg.lr), lr=cfg.lr, betas=cfg.betas,
-                                          weight_decay=cfg.weight_decay)
+        optimizer = OPTIMIZERS[cfg.optimizer]
+        self.optimizer = optimizer(model.param_groups(cfg.lr), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
         self.rebuild_loader()
         steps_per_epoch = math.ceil(len(data.train_set) / cfg.batch_size)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(cfg, steps_per_epoch))

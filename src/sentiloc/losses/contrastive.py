@@ -79,8 +79,11 @@ def _click_sets(
     mask: Tensor,
     num_classes: int,
     ratio: int,
+    disjoint: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Prototypes, positive sets and present classes from clicks (point / video supervision).
+
+    ``disjoint``: each snippet stays in the positive set of its highest-scoring present class only.
 
     Returns:
         ``prototypes (B, C, E)`` (differentiable), ``positives (B, C, T)`` bool and
@@ -113,6 +116,9 @@ def _click_sets(
         positives = torch.zeros(b, num_classes, t, dtype=torch.bool, device=f.device)
         positives.scatter_(2, order, in_top.expand_as(order))
         positives = positives & eligible[:, None, :] & present[..., None]
+        if disjoint:
+            owner = score.masked_fill(~present[..., None], float("-inf")).argmax(dim=1)  # (B, T)
+            positives = positives & F.one_hot(owner, num_classes).transpose(1, 2).bool()
     return prototypes, positives, present
 
 
@@ -135,6 +141,7 @@ def pssc_loss(
     ratio: int = 8,
     kappa: float = 1.0,
     class_members: Tensor | None = None,
+    disjoint: bool = False,
 ) -> Tensor:
     """PSSC loss for a padded batch.
 
@@ -158,6 +165,9 @@ def pssc_loss(
         ratio: top-k ratio for K.
         kappa: temperature κ (1 in the paper).
         class_members: optional ``(B, T, C)`` bool dense membership.
+        disjoint: point mode only: a snippet among the top K of two classes stays a positive of
+            the one whose score ``W_t · Σ_n cos(f_t, p_n)`` is higher, so no snippet is pulled
+            towards two prototypes at once (docs/methods.md §13.11).
 
     Returns:
         Scalar: mean over videos with ≥ 2 usable classes of ``Σ_c L_c``; 0 (attached to the graph)
@@ -168,7 +178,7 @@ def pssc_loss(
         prototypes, positives, present = _member_sets(f, class_members, mask)
     else:
         prototypes, positives, present = _click_sets(
-            f, w_sent, point_t, point_cls, point_mask, mask, num_classes, ratio
+            f, w_sent, point_t, point_cls, point_mask, mask, num_classes, ratio, disjoint
         )
     return _contrast(f, prototypes, positives, present, kappa)
 

@@ -110,14 +110,21 @@ class CrossAttention(nn.Module):
     Same parametrisation as ``nn.MultiheadAttention`` (biased q/k/v/out projections, dropout on
     the attention weights) but calls ``scaled_dot_product_attention`` directly on channels-last
     tensors and takes a key mask and a query mask.
+
+    ``centre_values``: subtract each video's mean value (over its valid keys, per head) from the
+    values, so that uniform attention contributes nothing and only attention that *selects*
+    moves a query away from the residual stream. Optional positions (``pos``) are added to the
+    query and key inputs only, as in DETR, so they steer where attention looks but never enter
+    the values.
     """
 
-    def __init__(self, dim: int, heads: int, dropout: float = 0.0) -> None:
+    def __init__(self, dim: int, heads: int, dropout: float = 0.0, centre_values: bool = False) -> None:
         super().__init__()
         if dim % heads:
             raise ValueError(f"dim {dim} is not divisible by heads {heads}")
         self.heads = heads
         self.dropout = dropout
+        self.centre_values = centre_values
         self.q_proj = nn.Linear(dim, dim)
         self.kv_proj = nn.Linear(dim, 2 * dim)
         self.out_proj = nn.Linear(dim, dim)
@@ -129,7 +136,9 @@ class CrossAttention(nn.Module):
             nn.init.xavier_uniform_(proj.weight)
             nn.init.zeros_(proj.bias)
 
-    def forward(self, query: Tensor, context: Tensor, key_mask: Tensor, query_mask: Tensor) -> Tensor:
+    def forward(
+        self, query: Tensor, context: Tensor, key_mask: Tensor, query_mask: Tensor, pos: Tensor | None = None
+    ) -> Tensor:
         """Attend from ``query (B, Tq, d)`` to ``context (B, Tk, d)``.
 
         Args:
@@ -137,12 +146,14 @@ class CrossAttention(nn.Module):
                 rows are False).
             query_mask: ``(B, Tq)`` bool, rows that get an update; the output is zero elsewhere.
                 A video with no valid key gets a zero update everywhere (never NaN).
+            pos: optional ``(T, d)`` position codes for a shared timeline (``Tq == Tk == T``),
+                added to the query and key inputs (not the values).
 
         Returns:
             ``(B, Tq, d)`` attention output (without residual).
         """
         b, tq, d = query.shape
-        q, k, v = self._heads(query, context)
+        q, k, v = self._heads(query, context, pos, key_mask)
         has_key, attn_mask = self._key_mask(key_mask)
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0
@@ -150,23 +161,36 @@ class CrossAttention(nn.Module):
         out = self.out_proj(out.transpose(1, 2).reshape(b, tq, d))
         return out.masked_fill(~(query_mask & has_key[:, None])[..., None], 0.0)
 
-    def weights(self, query: Tensor, context: Tensor, key_mask: Tensor) -> Tensor:
+    def weights(self, query: Tensor, context: Tensor, key_mask: Tensor, pos: Tensor | None = None) -> Tensor:
         """The attention probabilities ``(B, heads, Tq, Tk)`` of :meth:`forward`, without dropout.
 
         For inspection (``sentiloc benchmark attention``): the fused kernel of the forward pass
         never materialises them.
         """
-        q, k, _ = self._heads(query, context)
+        q, k, _ = self._heads(query, context, pos, key_mask)
         _, attn_mask = self._key_mask(key_mask)
         logits = (q @ k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
         return logits.masked_fill(~attn_mask, float("-inf")).softmax(dim=-1)
 
-    def _heads(self, query: Tensor, context: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Projected ``q (B, h, Tq, d/h)`` and ``k, v (B, h, Tk, d/h)``."""
+    def _heads(
+        self, query: Tensor, context: Tensor, pos: Tensor | None, key_mask: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Projected ``q (B, h, Tq, d/h)`` and ``k, v (B, h, Tk, d/h)``.
+
+        With ``pos``, ``W_k (c + p) + b = (W_k c + b) + W_k p``: the fused key/value projection of
+        the context stays one GEMM and the positions add a ``(T, d)`` term to the keys.
+        """
         b, tq, d = query.shape
         h = self.heads
-        q = self.q_proj(query).view(b, tq, h, d // h).transpose(1, 2)
+        q = self.q_proj(query if pos is None else query + pos).view(b, tq, h, d // h).transpose(1, 2)
         k, v = self.kv_proj(context).view(b, -1, 2, h, d // h).permute(2, 0, 3, 1, 4)
+        if pos is not None:
+            k_pos = F.linear(pos, self.kv_proj.weight[:d]).view(-1, h, d // h).transpose(0, 1)
+            k = k + k_pos
+        if self.centre_values:
+            keep = key_mask[:, None, :, None].to(v.dtype)  # (B, 1, Tk, 1)
+            mean = (v * keep).sum(dim=2, keepdim=True) / keep.sum(dim=2, keepdim=True).clamp(min=1.0)
+            v = v - mean
         return q, k, v
 
     @staticmethod
@@ -178,6 +202,20 @@ class CrossAttention(nn.Module):
         """
         has_key = key_mask.any(dim=1)
         return has_key, (key_mask | ~has_key[:, None])[:, None, None, :]
+
+
+def sinusoidal_positions(length: int, dim: int, device: torch.device | None = None) -> Tensor:
+    """The Transformer's sinusoidal codes ``(length, dim)`` for snippet indices ``0 … length−1``.
+
+    Column ``2i`` is ``sin(t / 10000^{2i/dim})`` and column ``2i+1`` the matching cosine; every
+    entry lies in [−1, 1]. ``dim`` must be even.
+    """
+    if dim % 2:
+        raise ValueError(f"sinusoidal positions need an even dim, got {dim}")
+    t = torch.arange(length, dtype=torch.float32, device=device)[:, None]
+    freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32, device=device) * (-math.log(10000.0) / dim))
+    angles = t * freq  # (length, dim / 2)
+    return torch.stack([angles.sin(), angles.cos()], dim=-1).flatten(1)
 
 
 class ClassHead(nn.Module):

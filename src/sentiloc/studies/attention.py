@@ -131,8 +131,8 @@ def probe_attention(checkpoint: Path, data_root: Path, split: str = "test", wind
                 length = batch.mask.shape[1]
                 entry = ground_truth.get(item.video_id, {"annotations": []})
                 state = snippet_states(entry["annotations"], trained.classes, length, item.fps)
-                for name, (query, context, key_mask, query_mask) in seen.items():
-                    weights = layers[name].weights(query, context, key_mask)[0].mean(dim=0).numpy()
+                for name, (query, context, key_mask, query_mask, *pos) in seen.items():
+                    weights = layers[name].weights(query, context, key_mask, *pos)[0].mean(dim=0).numpy()
                     profile = attention_profile(weights, query_mask[0].numpy(), key_mask[0].numpy(), state, window)
                     for key, values in profile.items():
                         collected[name][key].append(values)

@@ -17,7 +17,7 @@ import torch
 
 from sentiloc.data.batch import Batch
 from sentiloc.losses.contrastive import pssc_loss
-from sentiloc.losses.frame import frame_loss
+from sentiloc.losses.frame import class_balanced_frame_loss, frame_loss
 from sentiloc.losses.pseudo_labels.strategies import PseudoLabelConfig, point_targets
 from sentiloc.losses.registry import Objective, register_objective
 from sentiloc.losses.video import video_bce, video_loss_paper
@@ -33,8 +33,10 @@ class ObjectiveConfig:
     use_frame_loss: bool = True
     use_frame_loss_glo: bool = True
     use_pssc: bool = True
+    frame_balance: bool = False
     gamma: float = 2.0
     kappa: float = 1.0
+    pssc_disjoint: bool = False
     r_act: int = 8
     pseudo: PseudoLabelConfig = field(default_factory=PseudoLabelConfig)
 
@@ -82,11 +84,12 @@ class FSENetObjective(Objective):
         else:
             terms["base"] = video_loss_paper(out.video_scores, targets, weight, batch.mask)
         total = terms["base"]
+        frame = class_balanced_frame_loss if cfg.frame_balance else frame_loss
         if cfg.use_frame_loss:
-            terms["frame"] = frame_loss(out.cas, targets, weight, batch.mask, gamma=cfg.gamma)
+            terms["frame"] = frame(out.cas, targets, weight, batch.mask, gamma=cfg.gamma)
             total = total + cfg.lambda_frame * terms["frame"]
         if cfg.use_frame_loss_glo and out.global_cas is not None:
-            terms["frame_glo"] = frame_loss(out.global_cas, targets, weight, batch.mask, gamma=cfg.gamma)
+            terms["frame_glo"] = frame(out.global_cas, targets, weight, batch.mask, gamma=cfg.gamma)
             total = total + cfg.lambda_frame * terms["frame_glo"]
         if cfg.use_pssc:
             terms["pssc"] = self._pssc(out, batch, points)
@@ -103,5 +106,6 @@ class FSENetObjective(Objective):
                 ratio=self.cfg.r_act, kappa=self.cfg.kappa, class_members=members,
             )
         return pssc_loss(
-            out.embeddings, out.w_sent, *points, batch.mask, self.num_classes, ratio=self.cfg.r_act, kappa=self.cfg.kappa
+            out.embeddings, out.w_sent, *points, batch.mask, self.num_classes,
+            ratio=self.cfg.r_act, kappa=self.cfg.kappa, disjoint=self.cfg.pssc_disjoint,
         )

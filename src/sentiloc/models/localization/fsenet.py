@@ -22,11 +22,12 @@ from torch.utils.checkpoint import checkpoint
 
 from sentiloc.core.errors import SentilocError
 from sentiloc.models.base import BaseModel, LocalizationOutput, sigmoid_cas
-from sentiloc.models.blocks import ClassHead, CrossAttention, ModalityAlign
+from sentiloc.models.blocks import ClassHead, CrossAttention, ModalityAlign, sinusoidal_positions
 from sentiloc.models.ops import masked_topk_mean
 from sentiloc.models.registry import register_model
 
 PSSC_FEATURES = ("fmix", "gsp_trunk")
+FCI_POSITIONS = ("none", "sinusoidal")
 
 
 @dataclass
@@ -41,6 +42,10 @@ class FSENetConfig:
         heads, attn_dropout: FCI attention heads and attention-weight dropout.
         fci_stages: 0 = no FCI (F_mix = [V, A]), 1 = face-query stage only, 2 = both (paper).
         fci_norm: LayerNorm after each FCI residual (not in the paper).
+        fci_centre_values: subtract each video's mean value inside every FCI attention, so a
+            uniform attention map adds nothing (docs/methods.md §13.11; off = the paper).
+        fci_position: "none" (the paper) or "sinusoidal": snippet-index codes added to the
+            queries and keys of every FCI attention (the released code's block has them).
         use_gsp: build the GSP branch (W and the Global CAS).
         gsp_hidden, gsp_dropout: GSP trunk width and dropout.
         trunk_hidden, trunk_dropout: CAS trunk width and dropout.
@@ -62,6 +67,8 @@ class FSENetConfig:
     attn_dropout: float = 0.2
     fci_stages: int = 2
     fci_norm: bool = False
+    fci_centre_values: bool = False
+    fci_position: str = "none"
     use_gsp: bool = True
     gsp_hidden: int = 2048
     gsp_dropout: float = 0.7
@@ -74,6 +81,8 @@ class FSENetConfig:
     def __post_init__(self) -> None:
         if self.fci_stages not in (0, 1, 2):
             raise SentilocError(f"model.fci_stages must be 0, 1 or 2, got {self.fci_stages}")
+        if self.fci_position not in FCI_POSITIONS:
+            raise SentilocError(f"model.fci_position must be one of {FCI_POSITIONS}, got '{self.fci_position}'")
         if self.pssc_feature not in PSSC_FEATURES:
             raise SentilocError(f"model.pssc_feature must be one of {PSSC_FEATURES}, got '{self.pssc_feature}'")
         if self.pssc_feature == "gsp_trunk" and not self.use_gsp:
@@ -111,14 +120,25 @@ class FaceCentricInteraction(nn.Module):
     row and the "face-guided" context would be invented, so V1 = V and A1 = A there.
     """
 
-    def __init__(self, hidden: int, heads: int, dropout: float, stages: int, norm: bool) -> None:
+    def __init__(
+        self,
+        hidden: int,
+        heads: int,
+        dropout: float,
+        stages: int,
+        norm: bool,
+        centre_values: bool = False,
+        position: str = "none",
+    ) -> None:
         super().__init__()
         self.stages = stages
-        self.v_from_face = CrossAttention(hidden, heads, dropout)
-        self.a_from_face = CrossAttention(hidden, heads, dropout)
+        self.position = position
+        attention = functools.partial(CrossAttention, hidden, heads, dropout, centre_values)
+        self.v_from_face = attention()
+        self.a_from_face = attention()
         if stages == 2:
-            self.v_from_audio = CrossAttention(hidden, heads, dropout)
-            self.a_from_visual = CrossAttention(hidden, heads, dropout)
+            self.v_from_audio = attention()
+            self.a_from_visual = attention()
         self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(2 * stages)) if norm else None
 
     def _residual(self, x: Tensor, update: Tensor, index: int, mask: Tensor) -> Tensor:
@@ -127,6 +147,12 @@ class FaceCentricInteraction(nn.Module):
         if self.norms is not None:
             out = self.norms[index](out).masked_fill(~mask[..., None], 0.0)
         return out
+
+    def positions(self, x: Tensor) -> Tensor | None:
+        """``(T, d)`` position codes for a ``(B, T, d)`` stream, or None without positions."""
+        if self.position == "none":
+            return None
+        return sinusoidal_positions(x.shape[1], x.shape[2], x.device).to(x.dtype)
 
     def forward(
         self, v: Tensor, a: Tensor, f: Tensor, mask: Tensor, face_mask: Tensor, recompute: bool = False
@@ -138,12 +164,13 @@ class FaceCentricInteraction(nn.Module):
         attentions of a 2,132-snippet video); one attention at a time, recomputed, needs a quarter.
         """
         attend = functools.partial(checkpoint, use_reentrant=False) if recompute else _call
-        v1 = self._residual(v, attend(self.v_from_face, f, v, mask, face_mask), 0, mask)
-        a1 = self._residual(a, attend(self.a_from_face, f, a, mask, face_mask), 1, mask)
+        pos = self.positions(v)
+        v1 = self._residual(v, attend(self.v_from_face, f, v, mask, face_mask, pos), 0, mask)
+        a1 = self._residual(a, attend(self.a_from_face, f, a, mask, face_mask, pos), 1, mask)
         if self.stages == 1:
             return torch.cat([v1, a1], dim=-1)
-        v2 = self._residual(v1, attend(self.v_from_audio, a1, v1, mask, mask), 2, mask)
-        a2 = self._residual(a1, attend(self.a_from_visual, v1, a1, mask, mask), 3, mask)
+        v2 = self._residual(v1, attend(self.v_from_audio, a1, v1, mask, mask, pos), 2, mask)
+        a2 = self._residual(a1, attend(self.a_from_visual, v1, a1, mask, mask, pos), 3, mask)
         return torch.cat([v2, a2], dim=-1)
 
 
@@ -161,7 +188,9 @@ class FSENet(BaseModel):
         d, c = cfg.hidden, cfg.num_classes
         self.align = ModalityAlign({m: cfg.dims[m] for m in cfg.modalities}, d)
         self.fci = (
-            FaceCentricInteraction(d, cfg.heads, cfg.attn_dropout, cfg.fci_stages, cfg.fci_norm)
+            FaceCentricInteraction(
+                d, cfg.heads, cfg.attn_dropout, cfg.fci_stages, cfg.fci_norm, cfg.fci_centre_values, cfg.fci_position
+            )
             if cfg.fci_stages
             else None
         )
