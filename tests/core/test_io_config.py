@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +38,21 @@ def test_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
         atomic_write_json(target, {"bad": float("nan")})
     assert json.loads(target.read_text()) == {"old": True}
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
+def test_written_files_get_the_users_umask(tmp_path: Path, umask: int) -> None:
+    target = tmp_path / "x.json"
+    target.write_text("old")
+    target.chmod(0o600)
+    previous = os.umask(umask)
+    try:
+        atomic_write_json(tmp_path / "new.json", {"k": 1})
+        atomic_write_json(target, {"k": 2})  # a replaced file too
+    finally:
+        os.umask(previous)
+    for path in (tmp_path / "new.json", target):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path
 
 
 @pytest.mark.parametrize("vid", ["../x", "a/b", "a\\b", "..", ".hidden", "", " pad", "a\x00b"])

@@ -13,7 +13,7 @@ import dataclasses
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,11 +97,15 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), parse_yaml(value)
 
 
-def apply_overrides(config: Mapping[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``--set`` overrides to a copy of ``config``."""
+def apply_overrides(config: Mapping[str, Any], overrides: Sequence[str] | Mapping[str, Any]) -> dict[str, Any]:
+    """Apply overrides to a copy of ``config``: ``--set`` texts (``["train.lr=3e-4"]``, values parsed as
+    YAML) or a mapping of dotted keys to values (``{"train.lr": 3e-4}``, values taken as they are)."""
     result = copy.deepcopy(dict(config))
-    for text in overrides:
-        keys, value = parse_override(text)
+    if isinstance(overrides, Mapping):
+        pairs = [(str(key).split("."), value, f"{key}={value!r}") for key, value in overrides.items()]
+    else:
+        pairs = [(*parse_override(text), text) for text in overrides]
+    for keys, value, text in pairs:
         node = result
         for key in keys[:-1]:
             node = node.setdefault(key, {})
@@ -143,29 +147,54 @@ def typed_section(cls: type, values: Mapping[str, Any] | None, name: str) -> Any
 
 
 def _check_type(key: str, value: Any, hint: Any) -> None:
-    """Refuse a scalar of the wrong kind (``train.lr: abc``) where the field's annotation is plain.
+    """Refuse a value of the wrong kind (``train.lr: abc``, ``train.betas: x``) for the field's annotation.
 
-    Only scalar annotations are checked (bool, int, float, str and their unions with None);
-    containers and dataclass-specific forms are left to the dataclass's own ``__post_init__``.
+    Checked: scalars (bool, int, float, str, None), tuples and lists of them (``tuple[float, float]``
+    needs exactly two numbers, ``tuple[float, ...]`` any number), and unions of these. Other forms
+    (mappings, dataclass elements) are left to the dataclass's own ``__post_init__``.
     """
-    allowed = _scalar_types(hint)
-    if allowed is None:
-        return
-    if isinstance(value, bool):
-        if bool in allowed:
-            return
-    elif isinstance(value, allowed) or (float in allowed and isinstance(value, int)):
-        return
-    names = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
-    raise SentilocError(f"config key {key}: {value!r} is not a {names}; fix the value (YAML or --set {key}=...)")
+    wanted = _wanted(value, hint)
+    if wanted is not None:
+        raise SentilocError(f"config key {key}: {value!r} is not {wanted}; fix the value (YAML or --set {key}=...)")
 
 
-def _scalar_types(hint: Any) -> tuple[type, ...] | None:
-    scalars = (bool, int, float, str, type(None))
-    if hint in scalars:
-        return (hint,)
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        args = typing.get_args(hint)
-        if all(a in scalars for a in args):
-            return tuple(args)
+_SCALAR_NAMES = {bool: "a bool (true or false)", int: "an int", float: "a float", str: "a string", type(None): "null"}
+_PLURALS = {bool: "bools", int: "ints", float: "floats", str: "strings"}
+
+
+def _wanted(value: Any, hint: Any) -> str | None:
+    """What ``hint`` asks for, in words, when ``value`` does not fit it; None when it fits or is not checked."""
+    if hint in _SCALAR_NAMES:
+        return None if _scalar_fits(value, hint) else _SCALAR_NAMES[hint]
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        wants = [_wanted(value, arm) for arm in args]
+        return None if None in wants else " or ".join(wants)
+    if origin in (tuple, list):
+        return _sequence_wanted(value, args if origin is tuple else (args[0], ...) if args else ())
     return None
+
+
+def _scalar_fits(value: Any, kind: type) -> bool:
+    """bool is only a bool (``true`` is no int), and an int is also a float (``lr: 1``)."""
+    if isinstance(value, bool):
+        return kind is bool
+    return isinstance(value, kind) or (kind is float and isinstance(value, int))
+
+
+def _sequence_wanted(value: Any, args: tuple) -> str | None:
+    """The check of ``tuple[...]``/``list[...]``: a YAML list of the right length and element kinds.
+
+    ``args`` are the annotation's arguments: ``(X, ...)`` for any length, ``(X, Y)`` for exactly two.
+    """
+    variadic = not args or (len(args) == 2 and args[1] is Ellipsis)
+    kinds = set(args[:1] if variadic else args)
+    plural = _PLURALS.get(next(iter(kinds)), "items") if len(kinds) == 1 else "items"
+    wanted = f"a list of {plural}" if variadic else f"a list of {len(args)} {plural}"
+    if not isinstance(value, (list, tuple)):
+        return wanted
+    elements = [args[0] if args else object] * len(value) if variadic else list(args)
+    if len(value) != len(elements):
+        return wanted
+    fits = all(arm not in _SCALAR_NAMES or _scalar_fits(item, arm) for item, arm in zip(value, elements))
+    return None if fits else wanted

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -20,11 +20,29 @@ import numpy as np
 from sentiloc.core.errors import SentilocError
 
 
+def _open_temp(folder: Path, name: str) -> tuple[int, Path]:
+    """A new, empty temp file in ``folder`` for ``name``: its descriptor and path.
+
+    Created with mode ``0o666`` so the kernel applies the user's umask, as for any file a program
+    writes (``tempfile.mkstemp`` would make it ``0o600``, private to the owner once renamed).
+    """
+    while True:
+        tmp = folder / f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
+        except FileExistsError:
+            continue
+
+
 def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write through ``write`` into a temp file next to ``path``, then rename it into place."""
+    """Write through ``write`` into a temp file next to ``path``, then rename it into place.
+
+    The file gets the permissions of any new file (``0o666`` less the umask), also when it
+    replaces an existing one.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _open_temp(path.parent, path.name)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -32,7 +50,7 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

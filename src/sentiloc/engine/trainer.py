@@ -21,11 +21,11 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.experiment import ExperimentConfig, TrainConfig
 from sentiloc.core.io import atomic_write_json
+from sentiloc.core.progress import progress_bar
 from sentiloc.core.seeding import epoch_generator
 from sentiloc.data.sampler import EpochBatchSampler
 from sentiloc.engine.checkpoint import save_checkpoint
@@ -150,8 +150,8 @@ class Trainer:
         metric_name = self.selection.name
         writer = SummaryWriter(log_dir=str(self.out / "tensorboard"), purge_step=self.epoch + 1)
         last_epoch = cfg.epochs if stop_after is None else min(cfg.epochs, self.epoch + stop_after)
-        bar = tqdm(range(self.epoch, last_epoch), initial=self.epoch, total=cfg.epochs, desc="train",
-                   unit="epoch", disable=not progress, dynamic_ncols=True)
+        bar = progress_bar(range(self.epoch, last_epoch), initial=self.epoch, total=cfg.epochs, desc="train",
+                           unit="epoch", enabled=progress, dynamic_ncols=True)
         try:
             for _ in bar:
                 tic = time.perf_counter()

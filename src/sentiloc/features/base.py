@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import numpy as np
 
 from sentiloc.data import layout
+from sentiloc.features import video_imports
 
 if TYPE_CHECKING:
     from sentiloc.features.settings import ExtractSettings
@@ -102,10 +103,16 @@ Extractor = ClipExtractor | AudioExtractor | FaceClipExtractor
 
 
 def deferred(module: str, attribute: str) -> Callable[..., Any]:
-    """``module.attribute`` as a callable that imports ``module`` only when it is called."""
+    """``module.attribute`` as a callable that imports ``module`` only when it is called.
+
+    This is where an extractor's libraries are imported, so a missing one becomes the one-line
+    install instruction of :func:`~sentiloc.features.video_imports` here.
+    """
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        return getattr(import_module(module), attribute)(*args, **kwargs)
+        with video_imports("feature extraction"):
+            target = getattr(import_module(module), attribute)
+        return target(*args, **kwargs)
 
     call.__qualname__ = f"{module}.{attribute}"
     return call

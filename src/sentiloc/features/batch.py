@@ -22,9 +22,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from sentiloc.core.errors import SentilocError
+from sentiloc.core.progress import progress_bar
 from sentiloc.features.executors import EXECUTORS, WorkerLost
 from sentiloc.features.extract import (
     Extractors,
@@ -142,7 +141,8 @@ def run_jobs(todo: dict[str, Path], out: Path, settings: ExtractSettings, execut
     jobs = [ExtractJob(video_id, path, Path(out), settings, device, progress and runner.in_process)
             for video_id, path in todo.items()]
     single = runner.in_process and len(jobs) == 1  # its own snippet bar says it all
-    return tqdm(runner.map(run_job, jobs), total=len(jobs), desc="videos", unit="video", disable=not progress or single)
+    return progress_bar(runner.map(run_job, jobs), total=len(jobs), desc="videos", unit="video",
+                        enabled=progress and not single)
 
 
 def failure_message(path: Path, exc: Exception) -> str:

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from sentiloc import __version__
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.io import atomic_save_npy, atomic_write_json, id_problem, load_json
+from sentiloc.core.progress import progress_bar
 from sentiloc.core.timebase import SNIPPET_FRAMES
 from sentiloc.data import layout
 from sentiloc.features.base import Extractor, StreamExtractor
@@ -91,7 +91,7 @@ def extract_video(path: Path, extractors: Extractors, settings: ExtractSettings,
     on_frames = extractors.reading("frames")
     outputs: dict[str, list] = {stream: [] for stream in on_frames}
     n_frames = n_snippets = 0
-    bar = tqdm(total=probe.expected_snippets, desc=video_id, unit="snippet", disable=not progress, leave=False)
+    bar = progress_bar(total=probe.expected_snippets, desc=video_id, unit="snippet", enabled=progress, leave=False)
     for clip, n_real in iter_snippets(path, probe.fps, settings.short_side):
         for stream, extractor in on_frames.items():
             outputs[stream].append(extractor(clip))
