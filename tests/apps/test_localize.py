@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sentiloc.apps.localize import localize_settings, segments_csv
+from sentiloc.apps.localize import Segment, localize_settings, segments_csv
 from sentiloc.core.errors import SentilocError
 from sentiloc.features.extract import ExtractSettings
 
@@ -27,7 +27,7 @@ def test_the_record_is_reused_and_moved_weights_can_be_pointed_to(tmp_path):
 
 
 def test_segments_csv():
-    text = segments_csv([{"label": "p", "score": 0.5, "segment": [1.0, 2.25]}])
+    text = segments_csv([Segment.from_entry({"label": "p", "score": 0.5, "segment": [1.0, 2.25]})])
     assert text == "label,start_s,end_s,score\np,1.000,2.250,0.500000\n"
 
 

@@ -1,45 +1,58 @@
-"""``sentiloc localize``: one video file + a checkpoint -> segments, CSV, timeline PNG and an HTML page.
+"""``sentiloc localize`` and ``Model.localize``: video files (or their feature streams) + a checkpoint -> segments.
 
 The features must come from the extractors the model was trained on. A checkpoint trained on a
 dataset from ``sentiloc build-dataset`` records them (``extractor`` in the checkpoint), and they
 are rebuilt from that record; weights files that moved can be pointed to again with
 ``--visual-weights``/``--face-weights``, but an extractor whose name or dims differ from the
 record is refused. A checkpoint without a record (trained on released or simulated features)
-is tried with the extractors named on the command line, and refused when their dims do not fit.
+is tried with the default extractors, or I3D when ``--visual-weights`` is given, and refused
+when their dims do not fit.
+
+:class:`Localizer` holds what is loaded once: the model, and from the first video on the
+extractors (weights load once, for every later video). It localizes one video at a time in
+memory (:meth:`Localizer.video` for a file, :meth:`Localizer.features` for streams already
+extracted) and writes nothing unless given a folder to keep the extracted features in.
+:func:`localize_videos` runs it over many files and, given an output folder, writes each video's
+report there: ``<video>.json`` (ActivityNet style), ``<video>.csv``, ``<video>.png`` (timeline) and
+``<video>.html`` (a self-contained page with a clickable timeline).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.io import atomic_write_text, refuse_clobber
-from sentiloc.data.dataset import VideoItem, collate, face_present_mask
+from sentiloc.core.progress import progress_bar
+from sentiloc.core.timebase import SNIPPET_FRAMES
+from sentiloc.data.dataset import VideoItem, collate, face_present_mask, subsample_to_snippets
 from sentiloc.data.normalize import standardize
 from sentiloc.engine.device import resolve_device
 from sentiloc.engine.inference import inference_model
-from sentiloc.features.extract import (
-    Extractors,
-    ExtractSettings,
-    build_extractors,
-    extract_video,
-    finished_meta,
-    stream_path,
-    video_id_for,
-    write_extracted,
-)
+from sentiloc.features import require_video_stack, video_imports
+from sentiloc.features.settings import ExtractSettings
 from sentiloc.postprocess import activitynet_results, video_proposals, write_results
+from sentiloc.postprocess.proposals import scoring_inputs
 from sentiloc.tasks import TrainedModel, load_trained
-from sentiloc.tasks.localization import video_outputs
-from sentiloc.viz.report import write_html_report
-from sentiloc.viz.timeline import plot_timeline
+from sentiloc.tasks.localization import VideoOutput, video_outputs
+
+if TYPE_CHECKING:
+    from sentiloc.features.extract import Extractors
+
+log = logging.getLogger(__name__)
 
 OUTPUT_SUFFIXES = (".json", ".csv", ".png", ".html")
+#: The flag that gives ``localize`` the extractor of a stream it cannot rebuild from the checkpoint.
+WEIGHTS_FLAGS = {"rgb": "--visual-weights FILE (the I3D weights it was trained with)",
+                 "img": "--face-weights FILE (the face model it was trained with)"}
 
 
 def localize_settings(record: dict | None, visual_weights: Path | None, face_weights: Path | None) -> ExtractSettings:
@@ -61,6 +74,15 @@ def localize_settings(record: dict | None, visual_weights: Path | None, face_wei
     return ExtractSettings.from_dict(values)
 
 
+def other_features_advice(stream: str, recorded: bool) -> str:
+    """What to do when the extractor of ``stream`` gives other dims than the model was trained on."""
+    if recorded:
+        return "pass the weights files it was trained with (--visual-weights FILE, --face-weights FILE)"
+    flag = WEIGHTS_FLAGS.get(stream)
+    rebuild = "train one on a dataset from `sentiloc build-dataset`, which records its extractors"
+    return f"pass {flag}, or {rebuild}" if flag else rebuild
+
+
 def check_compatible(trained: TrainedModel, extractors: Extractors, checkpoint: Path) -> list[str]:
     """Refuse extractors whose streams the model cannot read (other dims, other extractor, frame-rate rows).
 
@@ -70,7 +92,8 @@ def check_compatible(trained: TrainedModel, extractors: Extractors, checkpoint: 
     """
     infos = extractors.stream_infos()
     warnings = []
-    recorded = (trained.extras["extractor"] or {}).get("streams", {})
+    record = trained.extras["extractor"]
+    recorded = (record or {}).get("streams", {})
     for spec in trained.exp.data.modalities:
         if spec.name not in infos:
             raise SentilocError(f"{checkpoint}: the model reads a '{spec.name}' stream; extraction gives only "
@@ -82,9 +105,8 @@ def check_compatible(trained: TrainedModel, extractors: Extractors, checkpoint: 
         if got["dim"] != want:
             raise SentilocError(
                 f"{checkpoint}: the model expects {spec.name} features of dim {want}, but extractor "
-                f"'{got['name']}' gives {got['dim']}; this model was trained on other features — train one on a "
-                "dataset from `sentiloc build-dataset`, or pass the extractor it was trained with "
-                "(--visual i3d --visual-weights FILE, --face-weights FILE)")
+                f"'{got['name']}' gives {got['dim']}; this model was trained on other features: "
+                f"{other_features_advice(spec.name, record is not None)}")
         if spec.name in recorded and recorded[spec.name]["name"] != got["name"]:
             raise SentilocError(f"{checkpoint}: trained on {spec.name} features from '{recorded[spec.name]['name']}', "
                                 f"but this run would use '{got['name']}'; pass the same weights files as in training")
@@ -94,69 +116,242 @@ def check_compatible(trained: TrainedModel, extractors: Extractors, checkpoint: 
     return warnings
 
 
-def load_features(out: Path, video: Path, extractors: Extractors, settings: ExtractSettings,
-                  overwrite: bool, progress: bool) -> dict:
-    """Extract ``video`` into ``out`` (reusing an earlier extraction with the same settings); its meta."""
-    video_id = video_id_for(video)
-    meta = None if overwrite else finished_meta(out, video_id, video)
-    if meta is None or meta.get("settings") != settings.to_dict():
-        write_extracted(out, extract_video(video, extractors, settings, progress))
-        meta = finished_meta(out, video_id)
-    return meta
+@dataclass(frozen=True)
+class Segment:
+    """One localized segment: class ``label`` (a class name of the model: ``p`` or ``n`` for TSL-300)
+    from ``start_s`` to ``end_s`` seconds of the video, with the proposal's ``score`` (higher = surer)."""
+
+    label: str
+    start_s: float
+    end_s: float
+    score: float
+
+    @classmethod
+    def from_entry(cls, entry: Mapping) -> Segment:
+        """From an ActivityNet entry ``{"label", "score", "segment": [start_s, end_s]}`` (what results files hold)."""
+        try:
+            start_s, end_s = entry["segment"]
+            return cls(str(entry["label"]), float(start_s), float(end_s), float(entry["score"]))
+        except (KeyError, TypeError, ValueError):
+            raise SentilocError(f"prediction {entry!r}: expected "
+                                '{"label": ..., "score": ..., "segment": [start_s, end_s]}') from None
+
+    def to_entry(self) -> dict:
+        """The ActivityNet entry of results files (``sentiloc evaluate`` reads them)."""
+        return {"label": self.label, "score": self.score, "segment": [self.start_s, self.end_s]}
 
 
 @dataclass
 class Localized:
-    """What :func:`localize` wrote, and the segments (ActivityNet entries, best first)."""
+    """One video localized.
+
+    Attributes:
+        segments: best first.
+        output: the model's tracks behind them (CAS, Global CAS, W_sent), one row per snippet.
+        files: what :func:`write_report` wrote (empty when nothing was written).
+    """
 
     video_id: str
-    segments: list[dict]
-    files: dict[str, Path]
-    warnings: list[str]
+    segments: list[Segment]
+    output: VideoOutput
+    duration_s: float
+    files: dict[str, Path] = field(default_factory=dict)
 
 
-def segments_csv(segments: list[dict]) -> str:
+def checked_streams(streams: Mapping[str, object], trained: TrainedModel, video_id: str) -> dict[str, np.ndarray]:
+    """``streams`` as the model reads them: float32 ``(T, dim)`` per stream on one snippet grid.
+
+    Streams given at frame rate (a ``rgb:16`` modality) are subsampled as datasets are; streams
+    may differ by ``data.length_tolerance`` snippets and are trimmed to the shortest.
+    """
+    rows: dict[str, np.ndarray] = {}
+    for spec in trained.exp.data.modalities:
+        if spec.name not in streams:
+            names = [s.name for s in trained.exp.data.modalities]
+            raise SentilocError(f"{video_id}: the model reads the streams {names}; '{spec.name}' is missing from the "
+                                f"features given ({sorted(streams)})")
+        array = np.asarray(streams[spec.name], dtype=np.float32)
+        want = trained.dims[spec.name]
+        if array.ndim != 2 or array.shape[1] != want or not np.isfinite(array).all():
+            raise SentilocError(f"{video_id}: '{spec.name}' features must be a finite (snippets, {want}) array, "
+                                f"got shape {array.shape}; use the extractor the model was trained with")
+        rows[spec.name] = subsample_to_snippets(array, spec.frames_per_snippet)
+    lengths = {name: len(array) for name, array in rows.items()}
+    if max(lengths.values()) - min(lengths.values()) > trained.exp.data.length_tolerance or not min(lengths.values()):
+        raise SentilocError(f"{video_id}: stream lengths {lengths} (snippets) are empty or disagree by more than "
+                            f"{trained.exp.data.length_tolerance}; give streams of one video")
+    length = min(lengths.values())
+    return {name: array[:length] for name, array in rows.items()}
+
+
+class Localizer:
+    """A checkpoint ready to localize videos: the model loaded once, the extractors built once on first use.
+
+    Args:
+        checkpoint: ``RUN/best.pt`` (or any checkpoint ``sentiloc train`` wrote).
+        device: ``cpu`` or ``cuda``.
+        visual_weights, face_weights: the weights files the features were extracted with, when
+            the checkpoint's record points to files that moved (or it has no record).
+        postprocess: ``postprocess.KEY=VALUE`` overrides of how outputs become segments.
+    """
+
+    def __init__(self, checkpoint: Path, device: str = "cpu", visual_weights: Path | None = None,
+                 face_weights: Path | None = None, postprocess: Sequence[str] = ()) -> None:
+        self.checkpoint = Path(checkpoint)
+        self.device = resolve_device(device)
+        self.trained = load_trained(self.checkpoint, self.device, postprocess)
+        self.model = inference_model(self.trained.model, self.device, self.trained.exp.train.amp)
+        self.weights = (visual_weights, face_weights)
+        self._extraction: tuple[ExtractSettings, Extractors] | None = None
+
+    def extraction(self) -> tuple[ExtractSettings, Extractors]:
+        """The extractor settings and extractors, built and checked against the model on the first call."""
+        if self._extraction is None:
+            require_video_stack("localizing a video file")
+            with video_imports("localizing a video file"):
+                from sentiloc.features.extract import build_extractors
+            settings = localize_settings(self.trained.extras["extractor"], *self.weights)
+            extractors = build_extractors(settings, str(self.device))
+            for warning in check_compatible(self.trained, extractors, self.checkpoint):
+                log.warning(warning)
+            self._extraction = settings, extractors
+        return self._extraction
+
+    def streams(self, video: Path, cache: Path | None = None, overwrite: bool = False,
+                progress: bool = True) -> tuple[dict[str, np.ndarray], dict]:
+        """``video``'s feature streams and extraction meta (``fps``, ``duration`` in s, ...).
+
+        Extracted in memory; with ``cache`` (an extraction folder, as ``sentiloc extract --out``
+        writes) an earlier extraction of the same file with the same settings is read back, and a
+        new one is written there (all of it again with ``overwrite``).
+        """
+        settings, extractors = self.extraction()
+        from sentiloc.features.extract import extract_video, finished_meta, stream_path, video_id_for, write_extracted
+
+        meta = None if cache is None or overwrite else finished_meta(cache, video_id_for(video), video)
+        if meta is not None and meta.get("settings") == settings.to_dict():
+            return {name: np.load(stream_path(cache, name, meta["video_id"])) for name in meta["extractors"]}, meta
+        extracted = extract_video(video, extractors, settings, progress)
+        if cache is not None:
+            write_extracted(cache, extracted)
+        return extracted.features, extracted.meta
+
+    def features(self, streams: Mapping[str, object], fps: float, video_id: str = "video",
+                 duration_s: float | None = None) -> Localized:
+        """Localize from feature streams ``{stream: (snippets, dim) array}`` of a video at ``fps`` frames/s.
+
+        One row per snippet of 16 native frames (``rgb``, ``logmfcc``, ``img`` for TSL-300
+        features); all-zero ``img`` rows mean "no face". Nothing is written.
+        """
+        trained = self.trained
+        rows = checked_streams(streams, trained, video_id)
+        face_present = face_present_mask(rows, trained.exp.data.face)
+        if trained.extras["stats"] is not None:
+            rows = standardize(rows, face_present, trained.extras["stats"], trained.exp.data.face)
+        batch = collate([VideoItem(video_id, float(fps), rows, face_present, None)], len(trained.classes))
+        post = trained.exp.postprocess
+        output = next(video_outputs(self.model, [batch], self.device, trained.exp.train.amp,
+                                    cas_only=post.cas_source == "cas"))
+        track, scores = scoring_inputs(output.cas, output.global_cas, output.video_scores, post.cas_source,
+                                       trained.model.cfg.r_act)
+        proposals = video_proposals(track, scores, output.fps, post, trained.classes)
+        entries = activitynet_results({video_id: proposals})["results"][video_id]
+        segments = sorted((Segment.from_entry(entry) for entry in entries), key=lambda seg: -seg.score)
+        length_s = len(face_present) * SNIPPET_FRAMES / float(fps)
+        return Localized(video_id, segments, output, length_s if duration_s is None else duration_s)
+
+    def video(self, path: Path, cache: Path | None = None, overwrite: bool = False,
+              progress: bool = True) -> Localized:
+        """Localize the video file ``path`` (features extracted as :meth:`streams` says)."""
+        streams, meta = self.streams(Path(path), cache, overwrite, progress)
+        return self.features(streams, meta["fps"], meta["video_id"], meta["duration"])
+
+
+def video_files(inputs: Sequence[Path]) -> dict[str, Path]:
+    """``{video id: file}`` of video files and folders (a folder gives its video files, sorted).
+
+    Two files that would share an id (``a.mp4`` and ``a.mov``) are refused: their outputs would collide.
+    """
+    with video_imports("localizing a video file"):
+        from sentiloc.features.batch import expand_inputs, unique_ids
+    return unique_ids(expand_inputs([Path(item) for item in inputs]))
+
+
+def report_files(out: Path, video_id: str) -> dict[str, Path]:
+    """``{json, csv, png, html}`` -> the report files of ``video_id`` in ``out``."""
+    return {suffix[1:]: Path(out) / f"{video_id}{suffix}" for suffix in OUTPUT_SUFFIXES}
+
+
+def refuse_clobbered_reports(out: Path, video_ids: Sequence[str], overwrite: bool) -> None:
+    """Refuse, before any work, when a report file of one of ``video_ids`` exists in ``out`` and not ``overwrite``."""
+    for video_id in video_ids:
+        for path in report_files(out, video_id).values():
+            refuse_clobber(path, overwrite)
+
+
+def segments_csv(segments: Sequence[Segment]) -> str:
+    """``label,start_s,end_s,score`` rows (ms precision for times), in the order given."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["label", "start_s", "end_s", "score"])
     for seg in segments:
-        writer.writerow([seg["label"], f"{seg['segment'][0]:.3f}", f"{seg['segment'][1]:.3f}", f"{seg['score']:.6f}"])
+        writer.writerow([seg.label, f"{seg.start_s:.3f}", f"{seg.end_s:.3f}", f"{seg.score:.6f}"])
     return buffer.getvalue()
 
 
-def localize(
-    video: Path, checkpoint: Path, out: Path, overwrite: bool = False, device: str = "cpu",
-    visual_weights: Path | None = None, face_weights: Path | None = None, top: int = 10, progress: bool = True,
-) -> Localized:
-    """Localize sentiment in ``video``; writes ``OUT/<video>.{json,csv,png,html}`` and the features."""
-    video, out = Path(video), Path(out)
-    video_id = video_id_for(video)
-    files = {suffix[1:]: out / f"{video_id}{suffix}" for suffix in OUTPUT_SUFFIXES}
-    for path in files.values():
-        refuse_clobber(path, overwrite)
-    torch_device = resolve_device(device)
-    trained = load_trained(checkpoint, torch_device)
-    settings = localize_settings(trained.extras["extractor"], visual_weights, face_weights)
-    extractors = build_extractors(settings, device)
-    warnings = check_compatible(trained, extractors, checkpoint)
-    meta = load_features(out, video, extractors, settings, overwrite, progress)
-    names = [spec.name for spec in trained.exp.data.modalities]
-    streams = {name: np.load(stream_path(out, name, video_id)) for name in names}
-    face_present = face_present_mask(streams, trained.exp.data.face)
-    stats = trained.extras["stats"]
-    if stats is not None:
-        streams = standardize(streams, face_present, stats, trained.exp.data.face)
-    batch = collate([VideoItem(video_id, meta["fps"], streams, face_present, None)], len(trained.classes))
-    model = inference_model(trained.model, torch_device, trained.exp.train.amp)
-    output = next(video_outputs(model, [batch], torch_device, trained.exp.train.amp))
-    proposals = video_proposals(output.cas, output.video_scores, output.fps, trained.exp.postprocess, trained.classes)
-    results = activitynet_results({video_id: proposals})
-    segments = sorted(results["results"][video_id], key=lambda seg: -seg["score"])
-    write_results(files["json"], results, overwrite=overwrite)
-    atomic_write_text(files["csv"], segments_csv(segments))
-    plot_timeline(files["png"], video_id, output.fps, output.cas, trained.classes, w_sent=output.w_sent,
-                  global_cas=output.global_cas, predictions=segments, top_k=top)
-    write_html_report(files["html"], video, video_id, meta["duration"], segments[:top], files["png"],
-                      note=f"top {min(top, len(segments))} of {len(segments)} segments; model {Path(checkpoint).name}; "
-                           f"features {', '.join(stream['name'] for stream in meta['extractors'].values())}")
-    return Localized(video_id, segments, files, warnings)
+def write_report(result: Localized, video: Path | None, out: Path, classes: Sequence[str], top: int = 10,
+                 note: str = "", overwrite: bool = False) -> dict[str, Path]:
+    """Write ``result``'s JSON, CSV and timeline PNG into ``out``, and with the ``video`` file its HTML page.
+
+    The plot and the page show the ``top`` best segments; the JSON and CSV hold all of them.
+    """
+    from sentiloc.viz.report import write_html_report
+    from sentiloc.viz.timeline import plot_timeline
+
+    files = report_files(out, result.video_id)
+    if video is None:
+        del files["html"]
+    entries = [seg.to_entry() for seg in result.segments]
+    output = result.output
+    write_results(files["json"], activitynet_results({result.video_id: entries}), overwrite=overwrite)
+    atomic_write_text(files["csv"], segments_csv(result.segments))
+    plot_timeline(files["png"], result.video_id, output.fps, output.cas, classes, w_sent=output.w_sent,
+                  global_cas=output.global_cas, predictions=entries, top_k=top)
+    if video is not None:
+        write_html_report(files["html"], video, result.video_id, result.duration_s, entries[:top], files["png"],
+                          note=f"top {min(top, len(entries))} of {len(entries)} segments; {note}")
+    result.files = files
+    return files
+
+
+def localize_videos(localizer: Localizer, videos: Mapping[str, Path], out: Path | None = None,
+                    overwrite: bool = False, top: int = 10, progress: bool = True,
+                    keep_going: bool = False) -> tuple[dict[str, Localized], dict[str, str]]:
+    """Localize every ``{video id: file}`` in turn, reusing one set of extractors.
+
+    With ``out``, each video's report is written there and its features kept there (a rerun
+    reuses them); every report file is checked for clobbering before any video is read. With
+    ``keep_going``, a video that fails with a user error (an unreadable file) is reported in the
+    second dict and the others go on; otherwise the error is raised.
+    """
+    if out is not None:
+        refuse_clobbered_reports(out, list(videos), overwrite)
+    done: dict[str, Localized] = {}
+    failed: dict[str, str] = {}
+    name = localizer.checkpoint.name
+    for video_id, path in progress_bar(videos.items(), enabled=progress and len(videos) > 1, desc="videos",
+                                       unit="video"):
+        try:
+            result = localizer.video(path, cache=out, overwrite=overwrite, progress=progress)
+        except SentilocError as exc:
+            if not keep_going:
+                raise
+            failed[video_id] = str(exc)
+            continue
+        log.info("%s: %d segments", video_id, len(result.segments))
+        if out is not None:
+            features = ", ".join(info["name"] for info in localizer.extraction()[1].stream_infos().values())
+            write_report(result, path, out, localizer.trained.classes, top, f"model {name}; features {features}",
+                         overwrite)
+        done[video_id] = result
+    return done, failed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 DEVICES = ["cpu", "cuda"]
 
@@ -23,9 +24,25 @@ def positive_float(text: str) -> float:
     return value
 
 
+def add_verbosity_flags(p: argparse.ArgumentParser, top_level: bool = False) -> None:
+    """``-q``/``-v``: how much the library logs to stderr (results still go to stdout).
+
+    On the top-level parser they set the default; on a verb's parser they are accepted after the
+    verb too (``sentiloc train ... -q``) and leave the top-level choice alone when absent.
+    """
+    default = logging.INFO if top_level else argparse.SUPPRESS
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", dest="log_level", action="store_const", const=logging.WARNING, default=default,
+                       help="only warnings and errors on stderr: no progress messages or bars")
+    group.add_argument("-v", "--verbose", dest="log_level", action="store_const", const=logging.DEBUG, default=default,
+                       help="also debug messages")
+
+
 def add_parser(verbs: argparse._SubParsersAction, name: str, **kwargs) -> argparse.ArgumentParser:
-    """A sub-command parser that, like the top-level one, never abbreviates long options."""
-    return verbs.add_parser(name, allow_abbrev=False, **kwargs)
+    """A sub-command parser that, like the top-level one, never abbreviates long options and takes ``-q``/``-v``."""
+    p = verbs.add_parser(name, allow_abbrev=False, **kwargs)
+    add_verbosity_flags(p)
+    return p
 
 
 def add_config_flags(p: argparse.ArgumentParser, default: str | None = None, help_: str = "") -> None:
@@ -35,5 +52,5 @@ def add_config_flags(p: argparse.ArgumentParser, default: str | None = None, hel
                    help="override any config value, e.g. train.lr=3e-4 (repeatable)")
 
 
-def add_device_flag(p: argparse.ArgumentParser, help_: str | None = None) -> None:
+def add_device_flag(p: argparse.ArgumentParser, help_: str = "where the model runs (default cpu)") -> None:
     p.add_argument("--device", default="cpu", choices=DEVICES, help=help_)

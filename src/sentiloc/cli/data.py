@@ -52,7 +52,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("out", help="output folder")
     p.add_argument("--structure", type=Path, help="copy ids, durations, fps, segments and clicks from this TSL-300 folder")
     p.add_argument("--videos", type=int, help="number of videos (default: all of the structure, 300 built-in)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of everything simulated (default 0)")
     p.add_argument("--dims", type=_dims, help="feature dims, e.g. rgb=1024,logmfcc=768,img=1024")
     p.add_argument("--face-missing", type=float, help="fraction of snippets without a face (default 0.15)")
     p.add_argument("--clicks", default="inside", choices=["inside", "noisy", "real"],

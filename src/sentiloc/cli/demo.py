@@ -18,6 +18,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def register(verbs: argparse._SubParsersAction) -> None:
     p = add_parser(verbs, "demo", help="simulate -> train FSENet from clicks -> predict -> evaluate -> plots")
     p.add_argument("--out", default="sentiloc-demo", help="output folder (default ./sentiloc-demo)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the simulated data (default 0)")
     p.add_argument("--overwrite", action="store_true", help="reuse a non-empty output folder")
     p.set_defaults(handler=cmd_demo)

@@ -30,9 +30,9 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p = add_parser(verbs, "predict", help="localize sentiment in every video of a dataset split")
     p.add_argument("--checkpoint", required=True, help="RUN/best.pt or RUN/last.pt")
     p.add_argument("--data", required=True, help="dataset folder")
-    p.add_argument("--split", default="test", choices=["train", "test"])
+    p.add_argument("--split", default="test", choices=["train", "test"], help="split to predict (default test)")
     p.add_argument("--out", required=True, help="predictions JSON (ActivityNet style)")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     add_device_flag(p)
     p.add_argument("--face-missing", type=float, default=0.0, metavar="FRACTION",
                    help="robustness check: hide faces on seeded runs until at least this fraction of each "
@@ -45,8 +45,9 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p = add_parser(verbs, "evaluate", help="detection mAP, Recall, Precision and F2 of a prediction file")
     p.add_argument("--gt", required=True, help="ground truth (gt.json)")
     p.add_argument("--pred", required=True, help="predictions (ActivityNet-style JSON)")
-    p.add_argument("--subset", default="test")
-    p.add_argument("--tiou", default="0.1:0.3:0.05", help="START:STOP:STEP or a comma list (default 0.1:0.3:0.05)")
+    p.add_argument("--subset", default="test", help="the ground truth's subset to score (default test)")
+    p.add_argument("--tiou", default="0.1:0.3:0.05", help="tIoU thresholds: START:STOP:STEP with the stop included, "
+                   "or a comma list such as 0.1,0.5 (default 0.1:0.3:0.05, i.e. 0.10, 0.15, ..., 0.30)")
     p.add_argument("--json", help="also write the metrics as JSON here")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.set_defaults(handler=cmd_evaluate)

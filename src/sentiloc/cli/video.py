@@ -89,17 +89,22 @@ def cmd_localize(args: argparse.Namespace) -> int:
     from sentiloc.features import require_video_stack
 
     require_video_stack("sentiloc localize")
-    from sentiloc.apps.localize import localize
+    from sentiloc.apps.localize import Localizer, localize_videos, refuse_clobbered_reports, video_files
 
-    result = localize(Path(args.video), Path(args.checkpoint), Path(args.out), overwrite=args.overwrite,
-                      device=args.device, visual_weights=args.visual_weights, face_weights=args.face_weights,
-                      top=args.top)
-    for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    for seg in result.segments[: args.top]:
-        print(f"{seg['label']}  {seg['segment'][0]:8.2f} - {seg['segment'][1]:8.2f} s  score {seg['score']:.3f}")
-    print(f"{len(result.segments)} segments; wrote " + ", ".join(str(p) for p in result.files.values()))
-    return 0
+    videos = video_files(args.videos)
+    refuse_clobbered_reports(args.out, list(videos), args.overwrite)
+    localizer = Localizer(args.checkpoint, args.device, args.visual_weights, args.face_weights)
+    done, failed = localize_videos(localizer, videos, args.out, overwrite=args.overwrite, top=args.top,
+                                   keep_going=True)
+    for video_id, result in done.items():
+        print(f"{video_id}: {len(result.segments)} segments; wrote {', '.join(str(p) for p in result.files.values())}")
+        for seg in result.segments[: args.top]:
+            print(f"  {seg.label}  {seg.start_s:8.2f} - {seg.end_s:8.2f} s  score {seg.score:.3f}")
+    for video_id, message in failed.items():
+        print(f"error: {video_id}: {message}", file=sys.stderr)
+    if len(videos) > 1:
+        print(f"localized {len(done)} of {len(videos)} videos into {args.out}")
+    return 1 if failed else 0
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
@@ -127,17 +132,22 @@ def register(verbs: argparse._SubParsersAction) -> None:
     _add_run_flags(p, overwrite_help="rebuild a dataset built with other settings")
     p.set_defaults(handler=cmd_build_dataset)
 
-    p = add_parser(verbs, "localize", help="one video file -> sentiment segments (JSON, CSV), a timeline PNG and "
-                   "an HTML page")
-    p.add_argument("video", type=Path, help="the video file")
+    p = add_parser(verbs, "localize", help="video files -> sentiment segments (JSON, CSV), a timeline PNG and an HTML "
+                   "page per video",
+                   description="Writes OUT/<video>.{json,csv,png,html} for every video, and keeps the extracted "
+                   "features in OUT/features and OUT/meta (a rerun reuses them). The extractors are built once "
+                   "for all videos. A video that fails is reported and the others go on (exit status 1 if any "
+                   "failed); existing outputs are refused unless --overwrite.")
+    p.add_argument("videos", nargs="+", type=Path, help="video files or folders of videos")
     p.add_argument("--checkpoint", required=True, type=Path, help="RUN/best.pt of a model trained on a dataset "
                    "from `sentiloc build-dataset` (its extractor settings are reused)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--visual-weights", type=Path, help="I3D weights, when the recorded file moved (or for a "
-                   "checkpoint without a record)")
-    p.add_argument("--face-weights", type=Path, help="the face model (.pt2 / TorchScript), likewise")
-    p.add_argument("--top", type=positive_int, default=10, help="segments shown in the page and plot (default 10; "
-                   "the JSON and CSV hold all)")
-    add_device_flag(p)
-    p.add_argument("--overwrite", action="store_true", help="replace earlier outputs for this video")
+    p.add_argument("--visual-weights", type=Path, help="the I3D weights the training features were extracted with, "
+                   "when the recorded file moved; for a checkpoint without a record, this selects I3D")
+    p.add_argument("--face-weights", type=Path, help="the face model (.pt2 / TorchScript) the training features "
+                   "were extracted with, likewise")
+    p.add_argument("--top", type=positive_int, default=10, help="segments shown per video, in the page and plot "
+                   "(default 10; the JSON and CSV hold all)")
+    add_device_flag(p, help_="where the model and I3D run (default cpu)")
+    p.add_argument("--overwrite", action="store_true", help="replace earlier outputs of these videos")
     p.set_defaults(handler=cmd_localize)
