@@ -303,3 +303,46 @@ def test_snippet_centres_move_segments_half_a_snippet_later() -> None:
     fps = 16.0  # one snippet per second
     np.testing.assert_allclose(runs_to_seconds(runs, fps, 24), [[0.0, 1.0], [2.0, 3.0]])
     np.testing.assert_allclose(runs_to_seconds(runs, fps, 24, centres=True, n_snippets=3), [[0.5, 1.5], [2.5, 3.0]])
+
+
+def test_seconds_are_clipped_to_the_video() -> None:
+    # fps 16: one snippet per second. A 2.5 s video has 3 snippets, the last one half past its end.
+    runs = np.array([[0, 23], [48, 71], [66, 71]])
+    np.testing.assert_allclose(runs_to_seconds(runs, 16.0, 24), [[0.0, 1.0], [2.0, 3.0], [2.75, 3.0]])
+    np.testing.assert_allclose(runs_to_seconds(runs, 16.0, 24, duration_s=2.5), [[0.0, 1.0], [2.0, 2.5], [2.5, 2.5]])
+    np.testing.assert_allclose(runs_to_seconds(runs, 16.0, 24, centres=True, n_snippets=3, duration_s=2.5),
+                               [[0.5, 1.5], [2.5, 2.5], [2.5, 2.5]])
+
+
+def test_all_zero_cas_segment_ends_with_the_video() -> None:
+    # T = 5 snippets at fps 25 span 3.2 s; a 3.0 s video (75 frames) has 5 snippets too.
+    out = video_proposals(np.zeros((5, 3)), np.zeros(2), 25.0, PostprocessConfig(), NAMES, duration_s=3.0)
+    assert out == [{"label": "n", "score": 0.0, "segment": [0.0, 3.0]}]
+
+
+def test_a_run_past_the_end_is_dropped_before_nms() -> None:
+    """A 1.7 s video at fps 16: 2 snippets, ȳ_p = 0.1·x on the grid x = i / 24 (i = 0 .. 47, a = 1).
+
+    CAS threshold 0.025·k (k = 1 .. 7) gives the run [6k, 47]: [k / 4, 2.0] s, scored by its inner
+    mean 0.1·(6k + 47) / 48 (the outer samples are thresholded to 0) + 0.3·v_p = 0.03.
+    Without a duration the best run is k = 7, [1.75, 2.0] s, score 0.185417 + 0.03; NMS (on
+    samples) drops k = 6 (IoU 6/12 = 0.5), keeps k = 5 (6/18), which drops k = 4..2, and keeps
+    k = 1 (18/42 with k = 5). Clipped to 1.7 s, k = 7 lies wholly past the end and is dropped before NMS, so k = 6,
+    [1.5, 1.7] s, score 0.1·83/48 + 0.03, is kept; it suppresses k = 5 (12/18) and k = 4
+    (12/24 = 0.5); k = 3, [0.75, 1.7] s, score 0.1·65/48 + 0.03, overlaps it 12/30 and stays;
+    everything longer overlaps k = 3 by more than 0.5.
+    """
+    cas = np.array([[0.0, 0.0, 0.0], [0.0, 0.1, 0.0]])
+    scores = np.array([0.0, 0.1])
+    unclipped = video_proposals(cas, scores, 16.0, PostprocessConfig(), NAMES)
+    assert [p["segment"] for p in unclipped] == [[1.75, 2.0], [1.25, 2.0], [0.25, 2.0]]
+    assert unclipped[0]["score"] == pytest.approx(0.1 * 89 / 48 + 0.03)
+    clipped = video_proposals(cas, scores, 16.0, PostprocessConfig(), NAMES, duration_s=1.7)
+    assert [p["segment"] for p in clipped] == [[1.5, 1.7], [0.75, 1.7]]
+    assert [p["score"] for p in clipped] == pytest.approx([0.1 * 83 / 48 + 0.03, 0.1 * 65 / 48 + 0.03])
+
+
+def test_impossible_durations_are_refused() -> None:
+    for duration in (0.0, -1.0, float("nan")):
+        with pytest.raises(SentilocError, match="len_duration_dict"):
+            video_proposals(TINY_CAS, np.array([0.0, 0.9]), 16.0, PostprocessConfig(), NAMES, duration_s=duration)

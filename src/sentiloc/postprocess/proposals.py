@@ -6,7 +6,8 @@ each run is scored by its outer-inner contrast plus a share of the video score. 
 class are pooled and reduced by NMS.
 
 Units: ``t_snippet`` indexes snippets (16 native frames each); ``i`` indexes upsampled samples,
-``i = scale * t_snippet``; seconds only appear at the end, through :mod:`sentiloc.core.timebase`.
+``i = scale * t_snippet``; seconds only appear at the end, through :mod:`sentiloc.core.timebase`,
+clipped to the video's duration when it is known.
 Loops run over the few classes only: all thresholds of one kind are handled as rows of one
 ``(K, N)`` array, runs are found with one ``np.diff`` and run means come from cumulative sums.
 """
@@ -209,18 +210,26 @@ def class_proposals(
 
 
 def runs_to_seconds(runs: np.ndarray, fps: float, scale: int, centres: bool = False,
-                    n_snippets: int | None = None) -> np.ndarray:
-    """``(R, 2)`` ``[start_s, end_s]`` of inclusive sample runs.
+                    n_snippets: int | None = None, duration_s: float | None = None) -> np.ndarray:
+    """``(R, 2)`` ``[start_s, end_s]`` of inclusive sample runs, within ``[0, duration_s]``.
 
     The reference reads sample ``i`` as time ``i / scale`` snippets, i.e. snippet ``t``'s score at
     the *start* of its frames: ``[i0 / scale, (i1 + 1) / scale]``. With ``centres`` every bound
     moves half a snippet later, to where the score was measured, and the end is clipped to the
     ``n_snippets`` of the video.
+
+    The last snippet is a whole 16 frames even when the video ends inside it (a 30.0 s video at
+    25 fps has 47 snippets, 30.08 s), so bounds can lie past the end of the video; with
+    ``duration_s`` (the video's length in seconds) both bounds are clipped to ``[0, duration_s]``.
+    A run that lies wholly past the end then has ``start_s == end_s == duration_s``.
     """
     bounds = np.stack([runs[:, 0], runs[:, 1] + 1], axis=1) / scale
     if centres:
         bounds = np.minimum(bounds + 0.5, n_snippets)
-    return snippet_to_seconds(bounds, fps)
+    seconds = snippet_to_seconds(bounds, fps)
+    if duration_s is not None:
+        seconds = np.clip(seconds, 0.0, duration_s)
+    return seconds
 
 
 def nms_units(runs: np.ndarray, seconds: np.ndarray, cfg: PostprocessConfig) -> np.ndarray:
@@ -236,8 +245,9 @@ def nms_units(runs: np.ndarray, seconds: np.ndarray, cfg: PostprocessConfig) -> 
     return np.column_stack([runs[:, 0], runs[:, 1] + 1]).astype(np.float64)
 
 
-def check_inputs(cas: np.ndarray, video_scores: np.ndarray, fps: float, num_classes: int) -> None:
-    """Refuse shapes that do not fit the class list and scores NMS could not order."""
+def check_inputs(cas: np.ndarray, video_scores: np.ndarray, fps: float, num_classes: int,
+                 duration_s: float | None = None) -> None:
+    """Refuse shapes that do not fit the class list, scores NMS could not order and impossible time bases."""
     if cas.ndim != 2 or cas.shape[0] < 1 or cas.shape[1] != num_classes + 1:
         raise ValueError(f"cas must have shape (T >= 1, {num_classes + 1}), got {cas.shape}")
     if video_scores.shape != (num_classes,):
@@ -246,10 +256,13 @@ def check_inputs(cas: np.ndarray, video_scores: np.ndarray, fps: float, num_clas
         raise SentilocError("the model produced NaN or infinite class scores; check the checkpoint and the features")
     if not (np.isfinite(fps) and fps > 0):
         raise SentilocError(f"frame rate {fps!r} is not a positive number; check fps_dict.json")
+    if duration_s is not None and not (np.isfinite(duration_s) and duration_s > 0):
+        raise SentilocError(f"video duration {duration_s!r} s is not a positive number; check len_duration_dict.json")
 
 
 def video_proposals(
-    cas: np.ndarray, video_scores: np.ndarray, fps: float, cfg: PostprocessConfig, class_names: Sequence[str]
+    cas: np.ndarray, video_scores: np.ndarray, fps: float, cfg: PostprocessConfig, class_names: Sequence[str],
+    duration_s: float | None = None,
 ) -> list[dict]:
     """ActivityNet-style segments of one video from its unfused CAS.
 
@@ -259,6 +272,11 @@ def video_proposals(
         fps: native frame rate φ, for samples -> seconds.
         cfg: thresholds, margins and NMS settings.
         class_names: the C names, in column order.
+        duration_s: the video's length in seconds; every segment is clipped to ``[0, duration_s]``
+            and a run that lies wholly past the end is dropped before NMS (see
+            :func:`runs_to_seconds`). NMS still compares the unclipped runs on the sample grid
+            (clipping only moves bounds inside the last, partial snippet). ``None`` keeps the
+            snippet grid's end.
     Returns:
         ``[{"label", "score", "segment": [start_s, end_s]}]`` after class-wise NMS, best first
         (ties: class order, then pre-NMS order), at most ``cfg.max_proposals`` of them. A video
@@ -268,7 +286,7 @@ def video_proposals(
     cas = np.asarray(cas, dtype=np.float64)
     video_scores = np.asarray(video_scores, dtype=np.float64)
     num_classes = len(class_names)
-    check_inputs(cas, video_scores, fps, num_classes)
+    check_inputs(cas, video_scores, fps, num_classes, duration_s)
     classes = predicted_classes(video_scores, cfg.class_threshold)
     actionness = 1.0 - cas[:, num_classes]
     tracks = upsample_track(np.column_stack([actionness, cas[:, classes] * actionness[:, None]]), cfg.upsample)
@@ -278,7 +296,9 @@ def video_proposals(
     segments: list[np.ndarray] = []
     for column, c in enumerate(classes, start=1):
         runs, run_scores = class_proposals(tracks[:, column], act_runs, float(video_scores[c]), cfg)
-        seconds = runs_to_seconds(runs, fps, cfg.upsample, cfg.snippet_centres, len(cas))
+        seconds = runs_to_seconds(runs, fps, cfg.upsample, cfg.snippet_centres, len(cas), duration_s)
+        inside = seconds[:, 1] > seconds[:, 0]
+        runs, run_scores, seconds = runs[inside], run_scores[inside], seconds[inside]
         keep = nms_1d(nms_units(runs, seconds, cfg), run_scores, cfg.nms_iou, cfg.legacy_nms_plus_one)
         labels += [class_names[c]] * len(keep)
         scores.append(run_scores[keep])

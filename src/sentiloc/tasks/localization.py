@@ -80,15 +80,17 @@ def video_outputs(model: nn.Module, batches: Iterable[Batch], device: torch.devi
 def predict_proposals(model: nn.Module, dataset: VideoDataset, class_names: Sequence[str], post: PostprocessConfig,
                       device: torch.device, amp: str = "none", micro_batch: int = 1,
                       ) -> tuple[dict[str, list[dict]], dict[str, np.ndarray]]:
-    """Proposals per video (ActivityNet entries, seconds) and the video scores behind them."""
+    """Proposals per video (ActivityNet entries, seconds within the video) and the video scores behind them."""
     proposals: dict[str, list[dict]] = {}
     scores: dict[str, np.ndarray] = {}
+    durations = {info.video_id: info.duration_s for info in dataset.infos}
     ratio = model.cfg.r_act
     model = inference_model(model, device, amp)
     batches = video_batches(dataset, len(class_names), micro_batch)
     for output in video_outputs(model, batches, device, amp, cas_only=post.cas_source == "cas"):
         track, video_scores = scoring_inputs(output.cas, output.global_cas, output.video_scores, post.cas_source, ratio)
-        proposals[output.video_id] = video_proposals(track, video_scores, output.fps, post, class_names)
+        proposals[output.video_id] = video_proposals(track, video_scores, output.fps, post, class_names,
+                                                     durations[output.video_id])
         scores[output.video_id] = video_scores
     return proposals, scores
 
