@@ -66,7 +66,12 @@ def run_demo(out: Path, overwrite: bool = False, seed: int = 0, progress: bool =
 
 
 def plot_examples(out: Path, data: Path, predictions: dict[str, list[dict]], n_test: int = 3) -> list[Path]:
-    """Timelines for the first ``n_test`` test videos and one training video with its clicks."""
+    """Timelines for the first ``n_test`` test videos and one training video.
+
+    A test video shows its ground truth and the predictions of ``predictions.json``; the
+    training video shows its ground truth and the clicks the model learned from (it is not
+    predicted, so it has no prediction lanes).
+    """
     cpu = torch.device("cpu")
     trained = load_trained(out / "run" / "best.pt", device=cpu)
     infos = read_video_infos(data)
@@ -83,15 +88,16 @@ def plot_examples(out: Path, data: Path, predictions: dict[str, list[dict]], n_t
         paths.append(
             plot_timeline(
                 out / "plots" / f"{info.split}_{output.video_id}.png",
-                output.video_id,
+                f"{output.video_id} ({info.split} split)",
                 output.fps,
                 output.cas,
                 trained.classes,
                 w_sent=output.w_sent,
                 global_cas=output.global_cas,
                 ground_truth=gt,
-                predictions=predictions.get(output.video_id, []),
+                predictions=predictions.get(output.video_id, []) if info.split == "test" else None,
                 clicks_s=video_clicks,
+                duration_s=info.duration_s,
             )
         )
     return paths
