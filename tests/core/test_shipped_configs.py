@@ -11,6 +11,7 @@ import torch
 
 from sentiloc.apps.train import build_trainer
 from sentiloc.core.config import apply_overrides, load_config, shipped_configs
+from sentiloc.core.errors import SentilocError
 from sentiloc.evaluation.registry import EVALUATORS
 from sentiloc.models import MODELS
 from sentiloc.postprocess import PostprocessConfig
@@ -65,5 +66,5 @@ def test_train_optimizer_switch(name: str, optimizer: type, data: Path) -> None:
 
 def test_unknown_optimizer_is_one_line_error(data: Path) -> None:
     config = apply_overrides(load_config("fsenet_point"), ["train.optimizer=sgd"])
-    with pytest.raises(Exception, match="train.optimizer 'sgd'"):
+    with pytest.raises(SentilocError, match="train.optimizer 'sgd'"):
         build_trainer(config, data)
