@@ -124,6 +124,7 @@ class Model:
         videos: Videos | Mapping[str, Any],
         *,
         fps: float | None = None,
+        duration_s: float | None = None,
         video_id: str = "video",
         out: PathLike | None = None,
         overwrite: bool = False,
@@ -139,12 +140,14 @@ class Model:
                 ``{"rgb": (snippets, dim), "logmfcc": ..., "img": ...}`` arrays with one row per
                 16 native frames, as ``sentiloc extract`` writes them -> its segments.
             fps: the native frame rate of a video given as feature streams (needed for seconds).
+            duration_s: the length in seconds of a video given as feature streams; segments are
+                clipped to it (default: the snippets' span, up to 15 frames past the end).
             video_id: the name of a video given as feature streams (for ``out`` file names).
             out: also write each video's report there (``<id>.json``, ``.csv``, ``.png`` and, for
                 video files, ``.html``) and keep extracted features there for reuse; nothing is
                 written without it.
             overwrite: replace earlier reports in ``out`` (refused otherwise).
-            top: segments drawn in the plot and the page (the JSON and CSV hold all).
+            top: segments drawn per class in the plot and overall in the page (the JSON and CSV hold all).
             progress: allow progress bars (drawn only on a terminal).
 
         Raises:
@@ -155,7 +158,7 @@ class Model:
         if isinstance(videos, Mapping):
             if fps is None or not float(fps) > 0:
                 raise SentilocError("localize(features): pass fps=, the video's native frame rate (frames per second)")
-            result = localizer.features(videos, float(fps), video_id)
+            result = localizer.features(videos, float(fps), video_id, duration_s)
             if out is not None:
                 write_report(result, None, Path(out), self.classes, top, f"model {localizer.checkpoint.name}",
                              overwrite)

@@ -241,7 +241,9 @@ class Localizer:
         """Localize from feature streams ``{stream: (snippets, dim) array}`` of a video at ``fps`` frames/s.
 
         One row per snippet of 16 native frames (``rgb``, ``logmfcc``, ``img`` for TSL-300
-        features); all-zero ``img`` rows mean "no face". Nothing is written.
+        features); all-zero ``img`` rows mean "no face". Segments are clipped to ``duration_s``
+        (the video's length in seconds; by default the snippets' span, which can pass the end of
+        the video by up to 15 frames). Nothing is written.
         """
         trained = self.trained
         rows = checked_streams(streams, trained, video_id)
@@ -254,11 +256,11 @@ class Localizer:
                                     cas_only=post.cas_source == "cas"))
         track, scores = scoring_inputs(output.cas, output.global_cas, output.video_scores, post.cas_source,
                                        trained.model.cfg.r_act)
-        proposals = video_proposals(track, scores, output.fps, post, trained.classes)
+        proposals = video_proposals(track, scores, output.fps, post, trained.classes, duration_s)
         entries = activitynet_results({video_id: proposals})["results"][video_id]
         segments = sorted((Segment.from_entry(entry) for entry in entries), key=lambda seg: -seg.score)
-        length_s = len(face_present) * SNIPPET_FRAMES / float(fps)
-        return Localized(video_id, segments, output, length_s if duration_s is None else duration_s)
+        span_s = len(face_present) * SNIPPET_FRAMES / float(fps)
+        return Localized(video_id, segments, output, span_s if duration_s is None else float(duration_s))
 
     def video(self, path: Path, cache: Path | None = None, overwrite: bool = False,
               progress: bool = True) -> Localized:
@@ -303,7 +305,8 @@ def write_report(result: Localized, video: Path | None, out: Path, classes: Sequ
                  note: str = "", overwrite: bool = False) -> dict[str, Path]:
     """Write ``result``'s JSON, CSV and timeline PNG into ``out``, and with the ``video`` file its HTML page.
 
-    The plot and the page show the ``top`` best segments; the JSON and CSV hold all of them.
+    The plot shows the ``top`` best segments of each class, the page the ``top`` best overall; the
+    JSON and CSV hold all of them.
     """
     from sentiloc.viz.report import write_html_report
     from sentiloc.viz.timeline import plot_timeline
@@ -316,10 +319,10 @@ def write_report(result: Localized, video: Path | None, out: Path, classes: Sequ
     write_results(files["json"], activitynet_results({result.video_id: entries}), overwrite=overwrite)
     atomic_write_text(files["csv"], segments_csv(result.segments))
     plot_timeline(files["png"], result.video_id, output.fps, output.cas, classes, w_sent=output.w_sent,
-                  global_cas=output.global_cas, predictions=entries, top_k=top)
+                  global_cas=output.global_cas, predictions=entries, top_k=top, duration_s=result.duration_s)
     if video is not None:
         write_html_report(files["html"], video, result.video_id, result.duration_s, entries[:top], files["png"],
-                          note=f"top {min(top, len(entries))} of {len(entries)} segments; {note}")
+                          note=f"top {min(top, len(entries))} of {len(entries)} segments; {note}", classes=classes)
     result.files = files
     return files
 
