@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -38,3 +39,10 @@ def test_probe_reports_every_stream(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "intact avg mAP" in lines[0]
     streams = {line.split()[0]: float(line.split()[1]) for line in lines[2:]}
     assert set(streams) == {"rgb", "logmfcc", "img"} and all(v >= 0 for v in streams.values())
+
+    # the intact model is scored exactly as `predict` + `evaluate` score it (same CAS source, clipping)
+    assert main(["predict", "--checkpoint", str(run / "best.pt"), "--data", str(data), "--out", str(tmp_path / "p.json")]) == 0
+    assert main(["evaluate", "--gt", str(data / "gt.json"), "--pred", str(tmp_path / "p.json"),
+                 "--json", str(tmp_path / "m.json")]) == 0
+    expected = json.loads((tmp_path / "m.json").read_text())["average_mAP"]
+    assert float(lines[0].split()[-1]) == pytest.approx(100 * expected, abs=0.006)

@@ -25,9 +25,9 @@ from sentiloc.core.seeding import video_rng
 from sentiloc.data.annotations import read_video_infos
 from sentiloc.data.dataset import VideoDataset, VideoItem, collate
 from sentiloc.evaluation.registry import EVALUATORS
-from sentiloc.postprocess import activitynet_results, video_proposals
+from sentiloc.postprocess import activitynet_results
 from sentiloc.tasks import TrainedModel, load_trained
-from sentiloc.tasks.localization import video_outputs
+from sentiloc.tasks.localization import output_proposals, video_outputs
 
 
 def shuffle_stream(item: VideoItem, stream: str, face: str | None, rng: np.random.Generator) -> VideoItem:
@@ -52,11 +52,13 @@ class ShuffleReport:
         return "\n".join(lines)
 
 
-def _predict(trained: TrainedModel, items: list[VideoItem]) -> tuple[dict, dict[str, np.ndarray]]:
-    """Results JSON and each video's CAS for in-memory ``items``."""
+def _predict(trained: TrainedModel, items: list[VideoItem], durations: dict[str, float]) -> tuple[dict, dict[str, np.ndarray]]:
+    """Results JSON (scored as ``predict`` scores, from the config's ``cas_source``) and each
+    video's CAS for in-memory ``items``."""
     batches = [collate([item], len(trained.classes)) for item in items]
     outputs = list(video_outputs(trained.model, batches, torch.device("cpu"), trained.exp.train.amp))
-    proposals = {o.video_id: video_proposals(o.cas, o.video_scores, o.fps, trained.exp.postprocess, trained.classes)
+    post, ratio = trained.exp.postprocess, trained.model.cfg.r_act
+    proposals = {o.video_id: output_proposals(o, post, trained.classes, ratio, durations[o.video_id])[0]
                  for o in outputs}
     return activitynet_results(proposals), {o.video_id: o.cas for o in outputs}
 
@@ -67,19 +69,20 @@ def probe_shuffle(checkpoint: Path, data_root: Path, split: str = "test", seed: 
     infos = list(read_video_infos(Path(data_root), (split,)).values())
     dataset = VideoDataset(data_root, infos, trained.exp.data, dims=trained.dims, stats=trained.extras["stats"])
     items = [dataset[i] for i in range(len(dataset))]
+    durations = {info.video_id: info.duration_s for info in infos}
     evaluator = EVALUATORS.get(trained.task.evaluator)
     ground_truth = evaluator.load_ground_truth(trained.task.ground_truth_file(Path(data_root)))
 
     def score(results: dict) -> float:
         return float(evaluator.evaluate(ground_truth, results, split).to_json()[evaluator.headline])
 
-    base_results, base_cas = _predict(trained, items)
+    base_results, base_cas = _predict(trained, items, durations)
     base = score(base_results)
     c = len(trained.classes)
     rows = {}
     for stream in trained.exp.data.modality_names:
         shuffled = [shuffle_stream(item, stream, trained.exp.data.face, video_rng(seed, item.video_id)) for item in items]
-        results, cas = _predict(trained, shuffled)
+        results, cas = _predict(trained, shuffled, durations)
         delta = float(np.mean([np.abs(cas[v][:, :c] - base_cas[v][:, :c]).mean() for v in base_cas]))
         rows[stream] = (delta, score(results) - base)
     return ShuffleReport(Path(checkpoint), split, base, rows)

@@ -88,11 +88,21 @@ def predict_proposals(model: nn.Module, dataset: VideoDataset, class_names: Sequ
     model = inference_model(model, device, amp)
     batches = video_batches(dataset, len(class_names), micro_batch)
     for output in video_outputs(model, batches, device, amp, cas_only=post.cas_source == "cas"):
-        track, video_scores = scoring_inputs(output.cas, output.global_cas, output.video_scores, post.cas_source, ratio)
-        proposals[output.video_id] = video_proposals(track, video_scores, output.fps, post, class_names,
-                                                     durations[output.video_id])
-        scores[output.video_id] = video_scores
+        proposals[output.video_id], scores[output.video_id] = output_proposals(
+            output, post, class_names, ratio, durations[output.video_id]
+        )
     return proposals, scores
+
+
+def output_proposals(output: VideoOutput, post: PostprocessConfig, class_names: Sequence[str], ratio: int,
+                     duration_s: float) -> tuple[list[dict], np.ndarray]:
+    """One video's proposals (seconds within ``[0, duration_s]``) and the ``(C,)`` video scores behind them.
+
+    The track is the one ``post.cas_source`` names (CAS, Global CAS or their mean; ``ratio`` is the
+    model's top-k ratio for Global-CAS video scores), so every caller scores a model as ``predict`` does.
+    """
+    track, video_scores = scoring_inputs(output.cas, output.global_cas, output.video_scores, post.cas_source, ratio)
+    return video_proposals(track, video_scores, output.fps, post, class_names, duration_s), video_scores
 
 
 @dataclass
