@@ -39,10 +39,9 @@ from sentiloc.engine.device import resolve_device
 from sentiloc.engine.inference import inference_model
 from sentiloc.features import require_video_stack, video_imports
 from sentiloc.features.settings import ExtractSettings
-from sentiloc.postprocess import activitynet_results, video_proposals, write_results
-from sentiloc.postprocess.proposals import scoring_inputs
+from sentiloc.postprocess import activitynet_results, write_results
 from sentiloc.tasks import TrainedModel, load_trained
-from sentiloc.tasks.localization import VideoOutput, video_outputs
+from sentiloc.tasks.localization import VideoOutput, output_proposals, video_outputs
 
 if TYPE_CHECKING:
     from sentiloc.features.extract import Extractors
@@ -254,13 +253,11 @@ class Localizer:
         post = trained.exp.postprocess
         output = next(video_outputs(self.model, [batch], self.device, trained.exp.train.amp,
                                     cas_only=post.cas_source == "cas"))
-        track, scores = scoring_inputs(output.cas, output.global_cas, output.video_scores, post.cas_source,
-                                       trained.model.cfg.r_act)
-        proposals = video_proposals(track, scores, output.fps, post, trained.classes, duration_s)
+        length_s = len(face_present) * SNIPPET_FRAMES / float(fps) if duration_s is None else float(duration_s)
+        proposals, _ = output_proposals(output, post, trained.classes, trained.model.cfg.r_act, length_s)
         entries = activitynet_results({video_id: proposals})["results"][video_id]
         segments = sorted((Segment.from_entry(entry) for entry in entries), key=lambda seg: -seg.score)
-        span_s = len(face_present) * SNIPPET_FRAMES / float(fps)
-        return Localized(video_id, segments, output, span_s if duration_s is None else float(duration_s))
+        return Localized(video_id, segments, output, length_s)
 
     def video(self, path: Path, cache: Path | None = None, overwrite: bool = False,
               progress: bool = True) -> Localized:
