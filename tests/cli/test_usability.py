@@ -91,6 +91,7 @@ BAD_VALUES = {
     "train.grad_clip=x": "train.grad_clip: 'x' is not a float or null",
     "postprocess.cas_thresholds=0.5": "postprocess.cas_thresholds: 0.5 is not a list of floats",
     "data.classes=p": "data.classes: 'p' is not a list of strings",
+    "data.modalities=[5]": "data.modalities: [5] is not a list of items",
     "model.hidden=true": "model.hidden: True is not an int",
 }
 

@@ -196,5 +196,13 @@ def _sequence_wanted(value: Any, args: tuple) -> str | None:
     elements = [args[0] if args else object] * len(value) if variadic else list(args)
     if len(value) != len(elements):
         return wanted
-    fits = all(arm not in _SCALAR_NAMES or _scalar_fits(item, arm) for item, arm in zip(value, elements))
-    return None if fits else wanted
+    return None if all(_element_fits(item, arm) for item, arm in zip(value, elements)) else wanted
+
+
+def _element_fits(item: Any, arm: Any) -> bool:
+    """A scalar element of its kind; a config-dataclass element (``ModalitySpec``) as its text, a mapping or itself."""
+    if arm in _SCALAR_NAMES:
+        return _scalar_fits(item, arm)
+    if dataclasses.is_dataclass(arm):
+        return isinstance(item, (str, Mapping, arm))
+    return True
