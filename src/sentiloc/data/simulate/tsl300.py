@@ -19,8 +19,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.io import (
     atomic_save_npy,
@@ -28,6 +26,7 @@ from sentiloc.core.io import (
     atomic_write_text,
     prepare_output_dir,
 )
+from sentiloc.core.progress import progress_bar
 from sentiloc.data import layout
 from sentiloc.data.simulate.features import (
     FACE_MISSING_DEFAULT,
@@ -122,7 +121,7 @@ def simulate_dataset(out: Path, spec: SimulationSpec, structure: Path | None = N
     written = write_annotations(out, plan)
     bank = make_bank(spec.seed, spec.dims)
     snippets = missing = 0
-    for video in tqdm(plan.videos, desc="simulate", unit="video", disable=not progress):
+    for video in progress_bar(plan.videos, enabled=progress, desc="simulate", unit="video"):
         features, face_missing = video_features(video, bank, spec.seed, spec.face_fraction)
         for modality, array in features.items():
             path = layout.feature_path(out, video.split, modality, video.video_id)
