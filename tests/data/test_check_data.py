@@ -67,7 +67,7 @@ def test_all_problems_reported_at_once(tiny_dataset: Path) -> None:
     found = "\n".join(problems(root))
     expected = [
         "101_sim_test_1.npy: feature file missing",
-        "0_sim_train_0.npy: unreadable .npy",
+        "0_sim_train_0.npy: not a .npy array file",
         "2_sim_train_2.npy: stream lengths",
         "3_sim_train_3.npy: 720 NaN/inf value(s)",
         "3_sim_train_3.npy: feature dim 9, but most 'logmfcc' files have 4",
@@ -99,7 +99,7 @@ def test_split_and_table_problems(tiny_dataset: Path) -> None:
     assert "'..' contains '..'" in found or "contains '..'" in found
     assert "fps of video '1_sim_train_1' is 'fast'" in found
     assert "no fps for 1 train video(s)" in found
-    assert "gt.json: not valid JSON" in found
+    assert "gt.json: this file is not valid JSON" in found
 
 
 def test_frame_rate_streams_need_the_right_rate(tmp_path: Path) -> None:

@@ -53,7 +53,7 @@ def test_nan_stream_names_the_file(tiny_dataset: Path) -> None:
     rows = np.load(path)
     rows[0, 0] = np.nan
     np.save(path, rows)
-    with pytest.raises(SentilocError, match="1_sim_train_1.npy: contains NaN"):
+    with pytest.raises(SentilocError, match="1_sim_train_1.npy: 1 NaN/inf value"):
         load_streams(tiny_dataset, info, DataConfig())
 
 
@@ -157,3 +157,14 @@ def test_escaping_ids_are_refused(tiny_dataset: Path) -> None:
         read_video_infos(tiny_dataset)
     fps = json.loads((tiny_dataset / "fps_dict.json").read_text())
     assert fps  # the table itself is untouched
+
+
+@pytest.mark.parametrize("segment", [(-30.0, -10.0), (26.0, 20.0), (500.0, 600.0)])
+def test_dense_targets_never_label_outside_or_reversed(segment: tuple[float, float]) -> None:
+    targets = dense_targets([(*segment, 0)], length=100, fps=25.0, num_classes=2)
+    assert targets[:, 0].sum() == 0 and targets[:, 2].all()
+
+
+def test_dense_targets_clip_a_segment_that_starts_before_the_video() -> None:
+    targets = dense_targets([(-5.0, 3.2, 1)], length=100, fps=25.0, num_classes=2)
+    assert targets[:, 1].nonzero()[0].tolist() == list(range(5))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from sentiloc.core.errors import SentilocError
 from sentiloc.core.io import refuse_clobber
 from sentiloc.engine.device import resolve_device
 from sentiloc.postprocess import write_results
@@ -26,6 +27,8 @@ def predict_split(
     face detector fails more often than in training. ``postprocess`` overrides the checkpoint's
     ``postprocess.*`` settings (e.g. ``postprocess.class_threshold=null``).
     """
+    if Path(out).is_dir():
+        raise SentilocError(f"{out}: --out is a folder; name the predictions file, e.g. {Path(out) / 'predictions.json'}")
     refuse_clobber(out, overwrite)
     torch_device = resolve_device(device)
     trained = load_trained(checkpoint, torch_device, postprocess)

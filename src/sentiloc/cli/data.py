@@ -9,9 +9,13 @@ from sentiloc.cli._args import add_parser
 
 
 def _modalities(text: str) -> tuple:
+    from sentiloc.core.errors import SentilocError
     from sentiloc.data.dataset import ModalitySpec
 
-    return tuple(ModalitySpec.parse(part) for part in text.split(",") if part.strip())
+    try:
+        return tuple(ModalitySpec.parse(part) for part in text.split(",") if part.strip())
+    except SentilocError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _dims(text: str) -> dict[str, int]:

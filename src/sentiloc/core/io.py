@@ -11,6 +11,8 @@ import io
 import json
 import os
 import secrets
+import stat
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -76,21 +78,93 @@ def atomic_save_npy(path: Path, array: np.ndarray) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def load_json(path: Path, what: str) -> Any:
-    """Read a JSON file, turning I/O and syntax problems into errors naming the file."""
+def regular_file(path: Path, what: str) -> Path:
+    """``path`` if it is a regular file; a one-line error otherwise (a FIFO would block the reader forever)."""
     path = Path(path)
     try:
-        with path.open("r", encoding="utf-8") as handle:
-            return json.load(handle)
+        mode = path.stat().st_mode
     except FileNotFoundError:
         raise SentilocError(f"{path}: {what} not found; check the path") from None
+    except OSError as exc:
+        raise SentilocError(f"{path}: cannot read {what} ({exc.strerror}); check permissions") from None
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        raise SentilocError(f"{path}: {what} is {kind}; replace it with a regular file")
+    return path
+
+
+def read_text(path: Path, what: str) -> str:
+    """A UTF-8 text file (a leading BOM is dropped; any line ending), with errors naming the file."""
+    regular_file(path, what)
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SentilocError(f"{path}: {what} is not UTF-8 text (byte {exc.start}); re-save it as UTF-8") from None
+    except OSError as exc:
+        raise SentilocError(f"{path}: cannot read {what} ({exc.strerror}); check permissions") from None
+
+
+def load_json(path: Path, what: str) -> Any:
+    """Read a JSON file, turning I/O, encoding, syntax and nesting problems into errors naming the file."""
+    path = Path(path)
+    text = read_text(path, what)
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise SentilocError(
             f"{path}: {what} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
             "fix or regenerate the file"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SentilocError(f"{path}: cannot read {what} ({exc}); check permissions and encoding") from None
+    except RecursionError:
+        raise SentilocError(f"{path}: {what} is nested too deeply to be a sentiloc file; regenerate it") from None
+
+
+def load_npy(path: Path, root: Path | None = None, mmap: bool = False) -> np.ndarray:
+    """A numeric ``.npy`` array, checked before anything is allocated or unpickled.
+
+    The file must be a regular file (inside ``root`` once symlinks are resolved, when given) whose
+    header names a numeric dtype and a shape that the file's size actually holds, so a forged
+    header can neither claim gigabytes nor smuggle in pickled objects.
+    """
+    path = Path(path)
+    if root is not None and not path.resolve().is_relative_to(Path(root).resolve()):
+        raise SentilocError(f"{path}: points outside the dataset folder {root}; copy the file into the dataset")
+    regular_file(path, "feature file")
+    try:
+        with path.open("rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _fortran, dtype = read_header(handle)
+            offset = handle.tell()
+    except (ValueError, EOFError, OSError, SyntaxError) as exc:
+        raise SentilocError(f"{path}: not a .npy array file ({_short(exc)}); re-save it with numpy.save") from None
+    if dtype.hasobject or not (np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)):
+        raise SentilocError(f"{path}: holds {dtype} values, not numbers; re-extract the features as float32")
+    needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    available = path.stat().st_size - offset
+    if needed > available:
+        raise SentilocError(f"{path}: header claims shape {shape} ({needed} bytes) but the file holds {available}; "
+                            "the file is truncated or corrupt, re-extract it")
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, EOFError, OSError) as exc:
+        raise SentilocError(f"{path}: unreadable .npy ({_short(exc)}); re-extract it") from None
+
+
+def _short(exc: BaseException) -> str:
+    """The first sentence of an exception message, without numpy's advice about pickles."""
+    return str(exc).split(";")[0].split(". ")[0].splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def csv_cell(value: object) -> object:
+    """``value`` safe for a spreadsheet: text starting with ``= + - @``, tab or CR (a formula) gets a leading quote.
+
+    For cells holding names read from user files (class labels, video ids, config names): numbers
+    pass unchanged, but a number already formatted as text such as ``"-1.5"`` would be quoted too.
+    """
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def id_problem(video_id: str) -> str | None:
@@ -107,8 +181,8 @@ def id_problem(video_id: str) -> str | None:
         return f"video id {video_id!r} contains a path separator"
     if ".." in video_id or video_id.startswith("."):
         return f"video id {video_id!r} contains '..' or starts with '.'"
-    if any(ord(ch) < 32 for ch in video_id):
-        return f"video id {video_id!r} contains control characters"
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in video_id):
+        return f"video id {video_id!r} contains control or bidirectional formatting characters"
     return None
 
 

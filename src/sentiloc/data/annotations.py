@@ -10,12 +10,14 @@ point-level model.
 from __future__ import annotations
 
 import csv
+import io
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.core.io import id_problem, load_json
+from sentiloc.core.io import id_problem, load_json, read_text
 from sentiloc.data import layout
 from sentiloc.data.formats.activitynet import (
     Segment,
@@ -46,10 +48,7 @@ class VideoInfo:
 def read_split(root: Path, split: str) -> list[str]:
     """Video ids of ``split`` ("train" or "test"), one per line, validated as safe file names."""
     path = Path(root) / layout.SPLIT_FILES[split]
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise SentilocError(f"{path}: split file not found; the dataset needs one video id per line") from None
+    lines = read_text(path, "split file (one video id per line)").splitlines()
     ids = [line.strip() for line in lines if line.strip()]
     for number, video_id in enumerate(ids, start=1):
         problem = id_problem(video_id)
@@ -94,18 +93,28 @@ def read_segments(path: Path) -> dict[str, list[Segment]]:
 def read_clicks(path: Path) -> dict[str, list[Click]]:
     """Point annotations of a TSL-300 point CSV: only ``video_id``, ``class`` and ``point`` are read."""
     path = Path(path)
+    reader = csv.DictReader(io.StringIO(read_text(path, "point annotations (point supervision needs them)"), newline=""))
+    missing = {"video_id", "class", "point"} - set(reader.fieldnames or ())
+    if missing:
+        raise SentilocError(
+            f"{path}: point file lacks column(s) {sorted(missing)}; "
+            f"expected the header {','.join(layout.POINT_COLUMNS)}"
+        )
+    clicks = _parse_clicks(path, reader)
+    if not clicks:
+        raise SentilocError(f"{path}: no clicks below the header; add one row per click (point supervision needs them)")
+    return clicks
+
+
+def frame_index(value: object) -> int | None:
+    """A click's native frame index from its CSV cell, or None unless it is a whole number of safe size."""
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            missing = {"video_id", "class", "point"} - set(reader.fieldnames or ())
-            if missing:
-                raise SentilocError(
-                    f"{path}: point file lacks column(s) {sorted(missing)}; "
-                    f"expected the header {','.join(layout.POINT_COLUMNS)}"
-                )
-            return _parse_clicks(path, reader)
-    except FileNotFoundError:
-        raise SentilocError(f"{path}: point annotations not found; point supervision needs this file") from None
+        number = finite_number(value)
+    except (TypeError, ValueError):
+        return None
+    if number != math.floor(number) or abs(number) > 2**53:
+        return None
+    return int(number)
 
 
 def _parse_clicks(path: Path, rows: Iterable[dict[str, str]]) -> dict[str, list[Click]]:
@@ -115,10 +124,10 @@ def _parse_clicks(path: Path, rows: Iterable[dict[str, str]]) -> dict[str, list[
         problem = id_problem(video_id)
         if problem:
             raise SentilocError(f"{path}:{line}: {problem}; video ids must be plain file names")
-        try:
-            frame = int(float(row["point"]))
-        except (TypeError, ValueError):
-            raise SentilocError(f"{path}:{line}: point {row.get('point')!r} is not a frame index; fix that row") from None
+        frame = frame_index(row.get("point"))
+        if frame is None:
+            raise SentilocError(f"{path}:{line}: point {row.get('point')!r} is not a frame index; "
+                                "write the clicked native frame as a whole number")
         clicks.setdefault(video_id, []).append(Click(frame, (row.get("class") or "").strip()))
     return clicks
 
@@ -126,6 +135,8 @@ def _parse_clicks(path: Path, rows: Iterable[dict[str, str]]) -> dict[str, list[
 def read_video_infos(root: Path, splits: Iterable[str] = ("train", "test")) -> dict[str, VideoInfo]:
     """Split, fps and duration of every listed video, with errors naming the file that lacks one."""
     root = Path(root)
+    if not root.is_dir():
+        raise SentilocError(f"{root}: dataset folder does not exist; pass the folder that holds gt.json")
     fps = read_number_dict(root, layout.FPS_FILE, "fps")
     durations = read_number_dict(root, layout.DURATION_FILE, "duration")
     infos: dict[str, VideoInfo] = {}

@@ -9,6 +9,7 @@ labels the chosen supervision level allows; :class:`VideoDataset` pairs the two 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ import torch
 from torch.utils.data import Dataset
 
 from sentiloc.core.errors import SentilocError
+from sentiloc.core.io import load_npy
 from sentiloc.core.seeding import video_rng
 from sentiloc.core.timebase import frame_to_snippet, segment_to_snippets
 from sentiloc.data import layout
@@ -27,6 +29,9 @@ from sentiloc.data.normalize import FeatureStats, StatsAccumulator, standardize
 from sentiloc.data.perturb import hide_face_to_fraction, jitter_click_frames
 
 SUPERVISION_LEVELS = ("point", "video", "full")
+#: Feature values beyond this magnitude are corrupt (real extractors stay within a few hundred).
+FEATURE_LIMIT = 1e6
+_MODALITY_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
@@ -40,15 +45,20 @@ class ModalitySpec:
     name: str
     frames_per_snippet: int = 1
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _MODALITY_NAME.fullmatch(self.name):
+            raise SentilocError(f"modality {self.name!r}: a feature folder name of letters, digits, '_' and '-' only")
+
     @classmethod
     def parse(cls, text: str) -> "ModalitySpec":
         """``"rgb"`` or ``"rgb:16"``."""
         name, _, rate = text.strip().partition(":")
         try:
-            spec = cls(name.strip(), int(rate) if rate else 1)
+            rate_value = int(rate) if rate else 1
         except ValueError:
             raise SentilocError(f"modality {text!r}: expected NAME or NAME:FRAMES_PER_SNIPPET, e.g. rgb:16") from None
-        if not spec.name or spec.frames_per_snippet < 1:
+        spec = cls(name.strip(), rate_value)
+        if spec.frames_per_snippet < 1:
             raise SentilocError(f"modality {text!r}: expected NAME or NAME:FRAMES_PER_SNIPPET with a positive rate")
         return spec
 
@@ -110,20 +120,26 @@ def subsample_to_snippets(rows: np.ndarray, frames_per_snippet: int) -> np.ndarr
     return rows if frames_per_snippet == 1 else rows[::frames_per_snippet]
 
 
-def read_stream(path: Path) -> np.ndarray:
-    """Load one ``.npy`` stream as a finite 2-D float32 array, or raise an error naming the file."""
-    try:
-        array = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise SentilocError(f"{path}: feature file not found; extract it or remove the video from the split") from None
-    except (OSError, ValueError, EOFError) as exc:
-        raise SentilocError(f"{path}: unreadable .npy ({exc}); re-extract the features") from None
-    if array.ndim != 2 or not np.issubdtype(array.dtype, np.floating) and not np.issubdtype(array.dtype, np.integer):
-        raise SentilocError(f"{path}: expected a 2-D numeric array [rows, dim], got shape {array.shape} {array.dtype}")
-    array = array.astype(np.float32, copy=False)
-    if not np.isfinite(array).all():
-        raise SentilocError(f"{path}: contains NaN or inf; re-extract the features (run `sentiloc check-data`)")
-    return array
+def feature_problem(rows: np.ndarray) -> str | None:
+    """Why a feature array cannot be used (shape, dtype, NaN/inf, absurd magnitude), or None."""
+    if rows.ndim != 2 or rows.shape[0] == 0 or rows.shape[1] == 0:
+        return f"expected a non-empty 2-D numeric array [rows, dim], got shape {rows.shape}"
+    bad = int(np.count_nonzero(~np.isfinite(rows)))
+    if bad:
+        return f"{bad} NaN/inf value(s)"
+    huge = int(np.count_nonzero(np.abs(rows) > FEATURE_LIMIT))
+    if huge:
+        return f"{huge} value(s) beyond +-{FEATURE_LIMIT:g}, so the file is corrupt"
+    return None
+
+
+def read_stream(path: Path, root: Path | None = None) -> np.ndarray:
+    """Load one ``.npy`` stream (inside ``root``) as a finite 2-D float32 array, or raise an error naming the file."""
+    array = load_npy(path, root)
+    problem = feature_problem(array)
+    if problem:
+        raise SentilocError(f"{path}: {problem}; re-extract the features (run `sentiloc check-data`)")
+    return array.astype(np.float32, copy=False)
 
 
 def load_streams(
@@ -138,7 +154,7 @@ def load_streams(
     streams: dict[str, np.ndarray] = {}
     for spec in cfg.modalities:
         path = layout.feature_path(root, info.split, spec.name, info.video_id)
-        rows = subsample_to_snippets(read_stream(path), spec.frames_per_snippet)
+        rows = subsample_to_snippets(read_stream(path, root), spec.frames_per_snippet)
         if dims is not None and rows.shape[1] != dims[spec.name]:
             raise SentilocError(
                 f"{path}: feature dim {rows.shape[1]} but the model expects {dims[spec.name]} for "
@@ -174,10 +190,10 @@ def feature_dims(root: Path, infos: Sequence[VideoInfo], cfg: DataConfig) -> dic
     dims = {}
     for spec in cfg.modalities:
         path = layout.feature_path(root, infos[0].split, spec.name, infos[0].video_id)
-        try:
-            dims[spec.name] = int(np.load(path, mmap_mode="r", allow_pickle=False).shape[1])
-        except (OSError, ValueError, IndexError) as exc:
-            raise SentilocError(f"{path}: cannot read the feature dim ({exc}); run `sentiloc check-data`") from None
+        shape = load_npy(path, root, mmap=True).shape
+        if len(shape) != 2:
+            raise SentilocError(f"{path}: expected a 2-D array [rows, dim], got shape {shape}; run `sentiloc check-data`")
+        dims[spec.name] = int(shape[1])
     return dims
 
 
@@ -329,11 +345,17 @@ class FaceMissingDataset(VideoDataset):
 
 
 def dense_targets(segments: Sequence[tuple[float, float, int]], length: int, fps: float, num_classes: int) -> np.ndarray:
-    """``(T, C + 1)`` one-hot targets from segments in seconds; column C = 1 outside every segment."""
+    """``(T, C + 1)`` one-hot targets from segments in seconds; column C = 1 outside every segment.
+
+    Snippet bounds are clipped to ``[0, length]``, so a segment outside the video (or reversed) labels
+    nothing rather than, through a negative index, most of the video; a reversed segment labels nothing.
+    """
     targets = np.zeros((length, num_classes + 1), dtype=np.float32)
     for start_s, end_s, cls in segments:
-        first, last = segment_to_snippets(start_s, end_s, fps)
-        targets[max(first, 0) : min(last, length), cls] = 1.0
+        if end_s <= start_s:
+            continue
+        first, last = np.clip(segment_to_snippets(start_s, end_s, fps), 0, length)
+        targets[first:last, cls] = 1.0
     targets[:, num_classes] = (targets[:, :num_classes].sum(axis=1) == 0).astype(np.float32)
     return targets
 

@@ -8,7 +8,7 @@ never raises for bad content; only a missing dataset folder is fatal.
 from __future__ import annotations
 
 import csv
-import json
+import io
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.core.io import id_problem
+from sentiloc.core.io import id_problem, load_json, load_npy, read_text
 from sentiloc.core.timebase import SNIPPET_FRAMES
 from sentiloc.data import layout
-from sentiloc.data.dataset import DataConfig, subsample_to_snippets
+from sentiloc.data.annotations import frame_index
+from sentiloc.data.dataset import DataConfig, feature_problem, subsample_to_snippets
 from sentiloc.data.formats.activitynet import Segment, finite_number, parse_ground_truth
 
 
@@ -83,15 +84,30 @@ def check_dataset(root: Path, cfg: DataConfig | None = None) -> CheckReport:
     return report
 
 
+def require_valid(root: Path, cfg: DataConfig) -> CheckReport:
+    """:func:`check_dataset`, raising its first problem as a one-line error: what check-data refuses, no verb reads."""
+    report = check_dataset(root, cfg)
+    if not report.ok:
+        more = f" (and {len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
+        raise SentilocError(f"{report.problems[0]}{more}; `sentiloc check-data {root}` lists every problem")
+    return report
+
+
+def _add_error(report: CheckReport, path: Path, exc: SentilocError, fix: str) -> None:
+    """Record a loader's one-line error about ``path`` as a problem, with the loader's fix when it gives one."""
+    message, _, own_fix = str(exc).removeprefix(f"{path}: ").partition("; ")
+    report.add(path, message, own_fix or fix)
+
+
 def _check_split_file(report: CheckReport, root: Path, split: str) -> list[str]:
     path = root / layout.SPLIT_FILES[split]
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
+    if not path.exists():
         report.add(path, "split file missing", "write one video id per line")
         return []
-    except (OSError, UnicodeDecodeError) as exc:
-        report.add(path, f"unreadable ({exc})", "rewrite it as UTF-8 text, one video id per line")
+    try:
+        lines = read_text(path, "split file").splitlines()
+    except SentilocError as exc:
+        _add_error(report, path, exc, "rewrite it as UTF-8 text, one video id per line")
         return []
     ids: list[str] = []
     for number, line in enumerate(lines, start=1):
@@ -122,18 +138,16 @@ def _check_split_overlap(report: CheckReport, root: Path, splits: dict[str, list
 
 
 def _read_json(report: CheckReport, path: Path, required: bool) -> object | None:
-    try:
-        with path.open(encoding="utf-8") as handle:
-            return json.load(handle)
-    except FileNotFoundError:
+    if not path.exists():
         if required:
             report.add(path, "file missing", "restore it from the dataset release")
         else:
             report.warnings.append(f"{path}: not present (full supervision and dense-label studies need it)")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        report.add(path, f"not valid JSON ({exc})", "fix the syntax or regenerate the file")
-    except OSError as exc:
-        report.add(path, f"unreadable ({exc})", "check permissions")
+        return None
+    try:
+        return load_json(path, "this file")
+    except SentilocError as exc:
+        _add_error(report, path, exc, "fix the syntax or regenerate the file")
     return None
 
 
@@ -217,38 +231,44 @@ def _check_points(
     train_ids: Iterable[str],
 ) -> None:
     train = set(train_ids)
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists():
         report.warnings.append(f"{path}: not present (point and video supervision need it)")
         return
+    try:
+        text = read_text(path, "point file")
+    except SentilocError as exc:
+        _add_error(report, path, exc, "rewrite it as UTF-8 CSV text")
+        return
     clicked: set[str] = set()
-    with handle:
-        reader = csv.DictReader(handle)
-        missing = {"video_id", "class", "point"} - set(reader.fieldnames or ())
-        if missing:
-            report.add(path, f"missing column(s) {sorted(missing)}", f"use the header {','.join(layout.POINT_COLUMNS)}")
-            return
-        for line, row in enumerate(reader, start=2):
-            where = f"{path}:{line}"
-            video_id = (row.get("video_id") or "").strip()
-            problem = id_problem(video_id)
-            if problem:
-                report.add(where, problem, "video ids must be plain file names")
-                continue
-            clicked.add(video_id)
-            if video_id not in train:
-                report.add(where, f"video {video_id!r} is not in split_train.txt", "points are training labels: remove the row or add the video to the training split")
-            if (row.get("class") or "").strip() not in cfg.classes:
-                report.add(where, f"unknown class {row.get('class')!r}", f"use one of {list(cfg.classes)}")
-            point = _finite(row.get("point"))
-            if point is None or point != int(point):
-                report.add(where, f"point {row.get('point')!r} is not a frame index", "write the clicked native frame as an integer")
-                continue
-            if video_id in durations and video_id in fps:
-                last = durations[video_id] * fps[video_id]
-                if point < 0 or point > last + 1:
-                    report.add(where, f"point {int(point)} lies outside the video (frames 0..{last:.0f})", "points are native frame indices at the video's own fps; fix the row")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    missing = {"video_id", "class", "point"} - set(reader.fieldnames or ())
+    if missing:
+        report.add(path, f"missing column(s) {sorted(missing)}", f"use the header {','.join(layout.POINT_COLUMNS)}")
+        return
+    rows = 0
+    for line, row in enumerate(reader, start=2):
+        rows += 1
+        where = f"{path}:{line}"
+        video_id = (row.get("video_id") or "").strip()
+        problem = id_problem(video_id)
+        if problem:
+            report.add(where, problem, "video ids must be plain file names")
+            continue
+        clicked.add(video_id)
+        if video_id not in train:
+            report.add(where, f"video {video_id!r} is not in split_train.txt", "points are training labels: remove the row or add the video to the training split")
+        if (row.get("class") or "").strip() not in cfg.classes:
+            report.add(where, f"unknown class {row.get('class')!r}", f"use one of {list(cfg.classes)}")
+        point = frame_index(row.get("point"))
+        if point is None:
+            report.add(where, f"point {row.get('point')!r} is not a frame index", "write the clicked native frame as a whole number")
+            continue
+        if video_id in durations and video_id in fps:
+            last = durations[video_id] * fps[video_id]
+            if point < 0 or point > last + 1:
+                report.add(where, f"point {point} lies outside the video (frames 0..{last:.0f})", "points are native frame indices at the video's own fps; fix the row")
+    if not rows:
+        report.add(path, "no clicks below the header", "add one row per click (point supervision needs them)")
     unlabeled = sorted(train - clicked)
     if unlabeled:
         report.warnings.append(f"{path}: {len(unlabeled)} training video(s) have no click, e.g. {unlabeled[:3]}")
@@ -271,7 +291,7 @@ def _check_features(
             lengths: dict[str, int] = {}
             for spec in cfg.modalities:
                 path = layout.feature_path(root, split, spec.name, video_id)
-                rows = _check_feature_file(report, path)
+                rows = _check_feature_file(report, root, path)
                 if rows is None:
                     continue
                 dims[spec.name][rows.shape[1]] += 1
@@ -308,19 +328,17 @@ def _check_features(
         )
 
 
-def _check_feature_file(report: CheckReport, path: Path) -> np.ndarray | None:
-    try:
-        rows = np.load(path, mmap_mode="r", allow_pickle=False)
-    except FileNotFoundError:
+def _check_feature_file(report: CheckReport, root: Path, path: Path) -> np.ndarray | None:
+    if not path.exists():
         report.add(path, "feature file missing", "extract the features for this video or remove it from its split file")
         return None
-    except (OSError, ValueError, EOFError) as exc:
-        report.add(path, f"unreadable .npy ({exc})", "re-extract or re-save it with numpy.save")
+    try:
+        rows = load_npy(path, root, mmap=True)
+    except SentilocError as exc:
+        _add_error(report, path, exc, "re-extract or re-save it with numpy.save")
         return None
-    if rows.ndim != 2 or rows.shape[0] == 0 or not (np.issubdtype(rows.dtype, np.floating) or np.issubdtype(rows.dtype, np.integer)):
-        report.add(path, f"expected a non-empty 2-D numeric array [rows, dim], got shape {rows.shape} {rows.dtype}", "re-extract it")
-        return None
-    bad = int((~np.isfinite(rows)).sum())
-    if bad:
-        report.add(path, f"{bad} NaN/inf value(s)", "re-extract the features of this video")
+    problem = feature_problem(rows)
+    if problem:
+        report.add(path, problem, "re-extract the features of this video")
+        return None if rows.ndim != 2 or 0 in rows.shape else rows
     return rows

@@ -25,8 +25,8 @@ false positives up front and do not lengthen the loop.
 
 from __future__ import annotations
 
+import logging
 import math
-import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +38,8 @@ import numpy as np
 
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.io import atomic_write_json, load_json, refuse_clobber
+from sentiloc.data import layout
+from sentiloc.data.annotations import read_number_dict
 from sentiloc.data.formats.activitynet import (
     finite_number,
     parse_ground_truth,
@@ -45,6 +47,10 @@ from sentiloc.data.formats.activitynet import (
 )
 from sentiloc.evaluation.ap import ranked_metrics
 
+logger = logging.getLogger(__name__)
+
+#: How far (s) a prediction may end past its video's duration (one snippet at 8 fps) before it is refused.
+DURATION_SLACK_S = 2.0
 DEFAULT_TIOU = np.linspace(0.1, 0.3, 5)
 _TIOU_FORMS = "expected START:STOP:STEP with an inclusive stop (e.g. 0.1:0.3:0.05) or a comma list (e.g. 0.1,0.5)"
 
@@ -109,6 +115,10 @@ def load_ground_truth(path: Path | str) -> dict:
                 f'{path}: video {video_id!r} must be {{"subset": "test"|"train", "annotations": [...]}}; '
                 "fix that entry"
             )
+        for segment in video.segments:
+            if segment.end_s <= segment.start_s or segment.start_s < 0:
+                raise SentilocError(f"{path}: video {video_id!r} has segment [{segment.start_s}, {segment.end_s}] "
+                                    "with end <= start or a negative start; fix the segment bounds")
     return raw
 
 
@@ -122,6 +132,8 @@ def load_predictions(path: Path | str) -> dict:
             f'{path}: no top-level "results" object; '
             'expected {"results": {video: [{"label": ..., "score": ..., "segment": [start_s, end_s]}]}}'
         )
+    if not results:
+        raise SentilocError(f'{path}: "results" holds no video; predict a split first (`sentiloc predict`)')
     for video_id, entries in results.items():
         if not isinstance(entries, list):
             raise SentilocError(f"{path}: results of video {video_id!r} must be a list of predictions; fix that entry")
@@ -138,6 +150,10 @@ def load_predictions(path: Path | str) -> dict:
                     f"{path}: video {video_id!r} has a malformed prediction {entry!r}; expected "
                     '{"label": "p"|"n", "score": finite number, "segment": [start_s, end_s]}'
                 ) from None
+            start, end = (finite_number(bound) for bound in entry["segment"])
+            if end < start or start < 0:
+                raise SentilocError(f"{path}: video {video_id!r} has a prediction [{start}, {end}] with end < start "
+                                    "or a negative start; predictions are seconds within the video")
     return raw
 
 
@@ -252,9 +268,11 @@ def _flatten_predictions(
     known = label >= 0
     dropped = dict(Counter(name for name in labels if name not in index)) if not known.all() else {}
     if dropped:
-        warnings.warn(
-            f"dropped predictions whose labels are not in the ground truth {list(classes)}: {dropped}", stacklevel=3
-        )
+        logger.warning("dropped predictions whose labels are not in the ground truth %s: %s", list(classes), dropped)
+    unknown = [video_id for video_id in results if video_id not in videos]
+    if unknown:
+        logger.warning("%d predicted video(s) are not in the ground truth's subset (they count as false positives, "
+                       "as in the reference), e.g. %s", len(unknown), unknown[:3])
     video = np.repeat(
         np.array([videos.get(video_id, -1) for video_id in results], dtype=np.int64),
         np.array([len(listed) for listed in results.values()], dtype=np.int64),
@@ -427,6 +445,17 @@ def format_table(result: DetectionResult) -> str:
     return "\n".join(lines)
 
 
+def check_inside_videos(pred_path: Path | str, predictions: Mapping, durations: Mapping[str, float]) -> None:
+    """Refuse predictions that end more than :data:`DURATION_SLACK_S` past their video (videos without a duration pass)."""
+    for video_id, entries in predictions["results"].items():
+        if video_id not in durations or not entries:
+            continue
+        end = max(finite_number(entry["segment"][1]) for entry in entries)
+        if end > durations[video_id] + DURATION_SLACK_S:
+            raise SentilocError(f"{pred_path}: video {video_id!r} has a prediction ending at {end} s, past the video "
+                                f"({durations[video_id]} s); predictions are seconds within the video")
+
+
 def has_segments(ground_truth: Mapping, subset: str) -> bool:
     """Whether a validated ground truth holds at least one segment in ``subset``."""
     return any(entry["subset"] == subset and entry["annotations"] for entry in ground_truth["database"].values())
@@ -443,7 +472,8 @@ def run_evaluate(
     """``sentiloc evaluate``: load, evaluate, print the table, optionally write the JSON atomically.
 
     The clobber check runs first so that a refused run costs nothing, and an empty subset is an
-    error here (a typo in ``--subset`` would otherwise print a table of zeros).
+    error here (a typo in ``--subset`` would otherwise print a table of zeros). When the ground truth
+    sits in a dataset folder, predictions far past a video's end (``len_duration_dict.json``) are refused.
     """
     if json_out is not None:
         refuse_clobber(Path(json_out), overwrite)
@@ -451,7 +481,11 @@ def run_evaluate(
     ground_truth = load_ground_truth(gt_path)
     if not has_segments(ground_truth, subset):
         raise SentilocError(f"{gt_path}: no ground-truth segment in subset {subset!r}; check --subset")
-    result = evaluate_detection(ground_truth, load_predictions(pred_path), subset, thresholds)
+    predictions = load_predictions(pred_path)
+    durations_file = Path(gt_path).parent / layout.DURATION_FILE
+    if durations_file.is_file():
+        check_inside_videos(pred_path, predictions, read_number_dict(durations_file.parent, layout.DURATION_FILE, "duration"))
+    result = evaluate_detection(ground_truth, predictions, subset, thresholds)
     print(format_table(result))
     if json_out is not None:
         atomic_write_json(Path(json_out), result.to_json())

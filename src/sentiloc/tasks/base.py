@@ -118,6 +118,18 @@ class Task(ABC):
 TASKS: Registry[Task] = Registry("task", "task")
 
 
+def _checkpoint_dims(checkpoint: Path, raw: object) -> dict[str, int]:
+    """The ``dims`` entry of a checkpoint as ``{stream: positive int}``, or a one-line error."""
+    try:
+        dims = {str(k): int(v) for k, v in raw.items()}  # type: ignore[union-attr]
+    except (AttributeError, TypeError, ValueError):
+        dims = {}
+    if not dims or min(dims.values()) < 1:
+        raise SentilocError(f"{checkpoint}: checkpoint has no valid feature dims ('dims'); "
+                            "it was not written by `sentiloc train`, use RUN/best.pt of a training run")
+    return dims
+
+
 def load_trained(checkpoint: Path, device: torch.device, postprocess: Sequence[str] = ()) -> TrainedModel:
     """Rebuild the model of ``checkpoint`` (a ``weights_only`` load) in eval mode on ``device``.
 
@@ -125,12 +137,13 @@ def load_trained(checkpoint: Path, device: torch.device, postprocess: Sequence[s
     change at inference; the model, its data pipeline and everything it was trained with may not.
     """
     state = load_checkpoint(checkpoint)
+    dims = _checkpoint_dims(checkpoint, state.get("dims"))
     task = TASKS.get(str(state.get("task", DEFAULT_TASK)))
     wrong = [text for text in postprocess if not text.startswith("postprocess.")]
     if wrong:
         raise SentilocError(f"--set {wrong[0]!r}: at inference only postprocess.* can change "
                             "(the rest is fixed by the checkpoint); retrain to change it")
-    exp = task.experiment(apply_overrides(state["config"], list(postprocess))).resolve({k: int(v) for k, v in state["dims"].items()})
+    exp = task.experiment(apply_overrides(state["config"], list(postprocess))).resolve(dims)
     model = build_model(exp.model, exp.derived)
     model.load_state_dict(state["model"])
     return TrainedModel(model.to(device).eval(), exp, task, task.restore_extras(state))

@@ -34,6 +34,7 @@ from sentiloc.data.normalize import stats_from_state, stats_to_state, wants_stan
 from sentiloc.data.perturb import drop_face_runs
 from sentiloc.data.sampler import LengthBucketSampler
 from sentiloc.data.splits import holdout
+from sentiloc.data.validate import require_valid
 from sentiloc.engine.inference import inference_model, run_model
 from sentiloc.engine.interfaces import Selection, TrainingData
 from sentiloc.evaluation.selection import SELECTION, ValidationSet
@@ -127,6 +128,7 @@ class LocalizationTask(Task):
 
     def training_data(self, exp: ExperimentConfig, root: Path) -> TrainingData:
         cfg: DataConfig = exp.data
+        require_valid(root, cfg)
         infos = read_video_infos(root, ("train",))
         train_ids, val_ids = holdout(list(infos), cfg.val_fraction, cfg.val_seed)
         supervision = load_supervision(root, infos, cfg)
@@ -169,6 +171,7 @@ class LocalizationTask(Task):
     def predict(self, trained: TrainedModel, root: Path, split: str, device: torch.device,
                 face_missing: float = 0.0, face_seed: int = 0, **options: Any) -> dict:
         """ActivityNet-style results of ``split``; ``face_missing`` hides faces first (a robustness check)."""
+        require_valid(root, trained.exp.data)
         infos = list(read_video_infos(root, (split,)).values())
         common = {"dims": trained.dims, "stats": trained.extras["stats"]}
         dataset = (FaceMissingDataset(root, infos, trained.exp.data, **common, fraction=face_missing, seed=face_seed)
