@@ -8,6 +8,11 @@ interrupted run resumed from ``last.pt`` replays exactly the order (and, with th
 state, the dropout masks) of an uninterrupted one. Items are processed ``micro_batch`` at a time
 (padded, masked) and gradients are accumulated over ``batch_size`` items per optimiser step,
 which keeps memory flat even for the longest TSL-300 video.
+
+Under ``torchrun`` (a :class:`~sentiloc.engine.distributed.World` of several ranks) each rank
+takes its share of every optimiser step's items and gradients are averaged once per step, so
+``train.batch_size`` stays the global batch and the run follows the single-process one. Only
+rank 0 draws the bar, validates, writes TensorBoard, checkpoints and ``summary.json``.
 """
 
 from __future__ import annotations
@@ -30,9 +35,16 @@ from sentiloc.core.seeding import epoch_generator
 from sentiloc.data.sampler import EpochBatchSampler
 from sentiloc.engine.checkpoint import save_checkpoint
 from sentiloc.engine.device import autocast
+from sentiloc.engine.distributed import (
+    SINGLE,
+    World,
+    broadcast_from_main,
+    broadcast_value,
+    sum_over_ranks,
+    sync_gradients,
+)
 from sentiloc.engine.interfaces import Selection, TrainingData
 from sentiloc.engine.memory import release_free_memory
-
 
 #: ``train.optimizer`` -> its torch class (the names are checked by :class:`TrainConfig`).
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
@@ -51,11 +63,12 @@ class Trainer:
 
     def __init__(self, exp: ExperimentConfig, data: TrainingData, selection: Selection, model: nn.Module,
                  objective: Callable[[Any, Any], dict[str, torch.Tensor]], device: torch.device,
-                 out: Path | None = None) -> None:
-        self.exp, self.data, self.selection = exp, data, selection
+                 out: Path | None = None, world: World = SINGLE) -> None:
+        self.exp, self.data, self.selection, self.world = exp, data, selection, world
         self.model, self.objective, self.device = model, objective, device
         self.out = Path(out) if out is not None else None
         cfg = exp.train
+        broadcast_from_main(world, model.parameters())
         optimizer = OPTIMIZERS[cfg.optimizer]
         self.optimizer = optimizer(model.param_groups(cfg.lr), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
         self.rebuild_loader()
@@ -73,7 +86,7 @@ class Trainer:
         """
         cfg, data = self.exp.train, self.data
         self.sampler = EpochBatchSampler(len(data.train_set), cfg.batch_size, cfg.micro_batch, cfg.seed,
-                                         data.lengths[: len(data.train_set)])
+                                         data.lengths[: len(data.train_set)], self.world.rank, self.world.size)
         # The loader's own generator: starting an epoch must not draw from the global stream that
         # dropout reads, or the model's random numbers would depend on how the data are loaded.
         self.loader = DataLoader(data.train_set, batch_sampler=self.sampler, collate_fn=data.collate,
@@ -107,7 +120,8 @@ class Trainer:
 
     # -- one epoch ---------------------------------------------------------------------------
     def train_epoch(self) -> dict[str, float]:
-        cfg = self.exp.train
+        """One epoch of this rank's share of the items; the mean loss terms over all ranks' items."""
+        cfg, world = self.exp.train, self.world
         self.model.train()
         self.sampler.set_epoch(self.epoch)
         augment_rng = epoch_generator(cfg.seed, self.epoch, "face_dropout")
@@ -127,31 +141,49 @@ class Trainer:
                         f"training loss became {loss.item()} at epoch {self.epoch + 1} (videos {batch.video_ids}); "
                         "lower train.lr or check the features with `sentiloc check-data`"
                     )
-                (loss * len(micro) / step_size).backward()
+                # x world size: the ranks' gradients are averaged, and each holds its share of the step.
+                (loss * (len(micro) * world.size) / step_size).backward()
                 for key, value in terms.items():
                     sums[key] = sums.get(key, 0.0) + float(value.detach()) * len(micro)
                 n_items += len(micro)
+            sync_gradients(world, self.model)
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             self.optimizer.step()
             self.scheduler.step()
+            broadcast_from_main(world, self.model.buffers())
             if self.device.type == "cpu":
                 release_free_memory()
+        if world.distributed:
+            keys = broadcast_value(world, sorted(sums))  # rank 0 always has an item
+            totals = sum_over_ranks(world, {**{k: sums.get(k, 0.0) for k in keys}, "": float(n_items)}, self.device)
+            n_items = int(totals.pop(""))
+            sums = totals
         return {f"loss/{k}": v / max(n_items, 1) for k, v in sums.items()}
 
     # -- the run -----------------------------------------------------------------------------
+    def validate(self) -> float:
+        """The selection score: computed by rank 0 on the whole validation set, then sent to every rank."""
+        score = self.selection.score(self.model) if self.world.is_main else None
+        return broadcast_value(self.world, score)
+
+    def save(self, name: str, state: dict[str, Any]) -> None:
+        """Write a checkpoint into the run folder (rank 0 only: other ranks never write there)."""
+        if self.world.is_main:
+            save_checkpoint(self.out / name, state)
+
     def fit(self, stop_after: int | None = None, progress: bool = True) -> dict[str, Any]:
         """Train until ``train.epochs`` (or for ``stop_after`` more epochs), checkpointing each epoch."""
         from torch.utils.tensorboard import SummaryWriter
 
         if self.out is None:
             raise ValueError("Trainer.fit needs a run folder (out)")
-        cfg = self.exp.train
+        cfg, main = self.exp.train, self.world.is_main
         metric_name = self.selection.name
-        writer = SummaryWriter(log_dir=str(self.out / "tensorboard"), purge_step=self.epoch + 1)
+        writer = SummaryWriter(log_dir=str(self.out / "tensorboard"), purge_step=self.epoch + 1) if main else None
         last_epoch = cfg.epochs if stop_after is None else min(cfg.epochs, self.epoch + stop_after)
         bar = progress_bar(range(self.epoch, last_epoch), initial=self.epoch, total=cfg.epochs, desc="train",
-                           unit="epoch", enabled=progress, dynamic_ncols=True)
+                           unit="epoch", enabled=progress and main, dynamic_ncols=True)
         try:
             for _ in bar:
                 tic = time.perf_counter()
@@ -159,25 +191,30 @@ class Trainer:
                 self.epoch += 1
                 record["time/epoch_s"] = time.perf_counter() - tic
                 if self.data.val_set is not None and (self.epoch % cfg.eval_every == 0 or self.epoch == cfg.epochs):
-                    record[metric_name] = self.selection.score(self.model)
+                    record[metric_name] = self.validate()
                     if record[metric_name] >= self.best.get(metric_name, -1.0):
                         self.best = {metric_name: record[metric_name], "epoch": float(self.epoch)}
-                        save_checkpoint(self.out / "best.pt", self.state())
+                        self.save("best.pt", self.state())
                 record["epoch"] = float(self.epoch)
                 self.history.append(record)
-                for key, value in record.items():
-                    if key != "epoch":
-                        writer.add_scalar(key, value, self.epoch)
+                if writer is not None:
+                    for key, value in record.items():
+                        if key != "epoch":
+                            writer.add_scalar(key, value, self.epoch)
                 bar.set_postfix({"loss": f"{record['loss/total']:.4f}",
                                  **({"val": f"{record[metric_name]:.4f}"} if metric_name in record else {})})
                 state = self.state()
                 if self.data.val_set is None:
-                    save_checkpoint(self.out / "best.pt", state)
+                    self.save("best.pt", state)
                 if cfg.checkpoint_every and self.epoch % cfg.checkpoint_every == 0:
-                    save_checkpoint(self.out / f"epoch_{self.epoch:04d}.pt", state)
-                save_checkpoint(self.out / "last.pt", state)
+                    self.save(f"epoch_{self.epoch:04d}.pt", state)
+                self.save("last.pt", state)
         finally:
-            writer.close()
-        summary = {"epochs_done": self.epoch, "best": self.best, "history": self.history, "metric": metric_name}
-        atomic_write_json(self.out / "summary.json", summary)
+            if writer is not None:
+                writer.close()
+        # train.batch_size is the global batch: the ranks share each step's items.
+        summary = {"epochs_done": self.epoch, "best": self.best, "history": self.history, "metric": metric_name,
+                   "world_size": self.world.size, "effective_batch_size": cfg.batch_size}
+        if main:
+            atomic_write_json(self.out / "summary.json", summary)
         return summary
