@@ -2,7 +2,9 @@
 
 Unlike the loaders, which stop at the first problem, the checker keeps going so that a user
 fixing a dataset sees the whole list in one run. It reads the files leniently itself and
-never raises for bad content; only a missing dataset folder is fatal.
+never raises for bad content; only a missing dataset folder is fatal. :func:`require_valid` is the
+same check for the verbs that read a dataset (``train``, ``predict``): what check-data calls a
+problem, no verb accepts.
 """
 
 from __future__ import annotations
