@@ -29,6 +29,8 @@ def test_the_record_is_reused_and_moved_weights_can_be_pointed_to(tmp_path):
 def test_segments_csv():
     text = segments_csv([Segment.from_entry({"label": "p", "score": 0.5, "segment": [1.0, 2.25]})])
     assert text == "label,start_s,end_s,score\np,1.000,2.250,0.500000\n"
+    formula = segments_csv([Segment.from_entry({"label": "=HYPERLINK(1)", "score": 0.5, "segment": [1.0, 2.25]})])
+    assert formula.splitlines()[1] == "'=HYPERLINK(1),1.000,2.250,0.500000"
 
 
 def test_compatibility_refuses_other_dims_and_kinds_and_warns_on_other_versions():

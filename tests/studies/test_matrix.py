@@ -92,6 +92,12 @@ def test_csv_has_the_union_of_columns() -> None:
     assert text.splitlines() == ["config,AP_p,AP_n", "a,1.0,", "b,,2.0"]
 
 
+def test_csv_quotes_cells_that_read_as_formulas() -> None:
+    # text cells and column names are quoted, numbers (also negative ones) are not
+    text = csv_text([{"config": "=HYPERLINK(1)", "@cmd": 1.0, "delta": -0.5}])
+    assert text.splitlines() == ["config,'@cmd,delta", "'=HYPERLINK(1),1.0,-0.5"]
+
+
 def test_identical_configs_share_a_run_folder(tmp_path: Path) -> None:
     point = resolve_config("fsenet_point", [], 2)
     same = resolve_config("ablations/bspg", [], 2)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.core.io import atomic_write_text, refuse_clobber
+from sentiloc.core.io import atomic_write_text, csv_cell, refuse_clobber
 from sentiloc.core.progress import progress_bar
 from sentiloc.core.timebase import SNIPPET_FRAMES
 from sentiloc.data.dataset import VideoItem, collate, face_present_mask, subsample_to_snippets
@@ -289,12 +289,15 @@ def refuse_clobbered_reports(out: Path, video_ids: Sequence[str], overwrite: boo
 
 
 def segments_csv(segments: Sequence[Segment]) -> str:
-    """``label,start_s,end_s,score`` rows (ms precision for times), in the order given."""
+    """``label,start_s,end_s,score`` rows (ms precision for times), in the order given.
+
+    Labels are class names from the user's data, so one that reads as a spreadsheet formula is quoted.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["label", "start_s", "end_s", "score"])
     for seg in segments:
-        writer.writerow([seg.label, f"{seg.start_s:.3f}", f"{seg.end_s:.3f}", f"{seg.score:.6f}"])
+        writer.writerow([csv_cell(seg.label), f"{seg.start_s:.3f}", f"{seg.end_s:.3f}", f"{seg.score:.6f}"])
     return buffer.getvalue()
 
 

@@ -38,7 +38,7 @@ from sentiloc.core.config import (
 )
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.experiment import DEFAULT_TASK
-from sentiloc.core.io import atomic_write_json, atomic_write_text, load_json
+from sentiloc.core.io import atomic_write_json, atomic_write_text, csv_cell, load_json
 from sentiloc.engine.checkpoint import load_checkpoint
 from sentiloc.evaluation.registry import EVALUATORS, Evaluator
 from sentiloc.tasks import TASKS, Fold, Task
@@ -379,12 +379,16 @@ def markdown_table(
 
 
 def csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Rows as CSV, columns in first-seen order (rows may lack columns: a class absent from a run)."""
+    """Rows as CSV, columns in first-seen order (rows may lack columns: a class absent from a run).
+
+    Column names and text cells (config names, class names in ``AP_<class>``) that read as a
+    spreadsheet formula are quoted.
+    """
     columns = list(dict.fromkeys(c for row in rows for c in row))
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([csv_cell(column) for column in columns])
+    writer.writerows([csv_cell(row.get(column, "")) for column in columns] for row in rows)
     return buffer.getvalue()
 
 
