@@ -53,11 +53,22 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _rank(rank: int, port: int, config: dict, data: Path, out: Path, probe: Path) -> None:
-    """One torchrun-like process: its variables, a training run, and what it saw and ended with."""
+def _join(rank: int, port: int) -> None:
+    """torchrun's variables for ``rank`` of 2 processes on this machine."""
     os.environ.update({"RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_RANK": str(rank), "MASTER_ADDR": "127.0.0.1",
                        "MASTER_PORT": str(port)})
     torch.set_num_threads(1)
+
+
+def _train_rank(rank: int, port: int, config: dict | None, data: Path, out: Path, kwargs: dict) -> None:
+    """One torchrun-like process running ``train``."""
+    _join(rank, port)
+    train(config, data, out, progress=False, **kwargs)
+
+
+def _rank(rank: int, port: int, config: dict, data: Path, out: Path, probe: Path) -> None:
+    """One torchrun-like process: a training run, and what it saw and ended with."""
+    _join(rank, port)
     fit = Trainer.fit
 
     def probed_fit(self: Trainer, *args, **kwargs):
@@ -111,3 +122,17 @@ def test_two_ranks_train_like_one_process(ddp_run: dict) -> None:
     single_weights = load_checkpoint(ddp_run["root"] / "single" / "last.pt")["model"]
     for key, value in ddp_run["ranks"][0]["params"].items():
         torch.testing.assert_close(value, single_weights[key], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_resumed_two_rank_run_matches_an_uninterrupted_one(tmp_path: Path) -> None:
+    """Every rank resumes from last.pt with its own RNG state, so dropout continues where it stopped."""
+    data = make_dataset(tmp_path / "data", n_train=8, n_test=2)
+    config = load_config("fsenet_point", {**TINY, "model.gsp_dropout": 0.5, "train.micro_batch": 2})
+    for out, kwargs in [("straight", {}), ("killed", {"stop_after": 1})]:
+        mp.spawn(_train_rank, args=(_free_port(), config, data, tmp_path / out, kwargs), nprocs=2, join=True)
+    mp.spawn(_train_rank, args=(_free_port(), None, data, tmp_path / "killed", {"resume": True}), nprocs=2, join=True)
+    straight, resumed = (load_checkpoint(tmp_path / out / "last.pt") for out in ("straight", "killed"))
+    assert resumed["epoch"] == straight["epoch"] == 2 and len(resumed["rng_ranks"]) == 2
+    for key, value in straight["model"].items():
+        torch.testing.assert_close(resumed["model"][key], value, rtol=0, atol=0)

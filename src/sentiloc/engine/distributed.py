@@ -121,6 +121,15 @@ def broadcast_value(world: World, value: T) -> T:
     return box[0]
 
 
+def gather_to_all(world: World, value: T) -> list[T]:
+    """Every rank's ``value``, in rank order, on every rank (e.g. the ranks' RNG states for a checkpoint)."""
+    if not world.distributed:
+        return [value]
+    values: list[Any] = [None] * world.size
+    dist.all_gather_object(values, value)
+    return values
+
+
 def sum_over_ranks(world: World, values: dict[str, float], device: torch.device) -> dict[str, float]:
     """``values`` summed key by key over all ranks (every rank must pass the same keys; NCCL needs a GPU ``device``)."""
     if not world.distributed:

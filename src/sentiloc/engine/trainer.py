@@ -40,6 +40,7 @@ from sentiloc.engine.distributed import (
     World,
     broadcast_from_main,
     broadcast_value,
+    gather_to_all,
     sum_over_ranks,
     sync_gradients,
 )
@@ -56,6 +57,12 @@ def lr_lambda(cfg: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
     if cfg.scheduler == "constant":
         return lambda step: 1.0
     return lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+
+
+def rank_rng(state: dict[str, Any], world: World) -> torch.Tensor:
+    """The RNG state this rank resumes with: its own when the checkpoint has one per rank of this world, else rank 0's."""
+    per_rank = state.get("rng_ranks") or []
+    return per_rank[world.rank] if len(per_rank) == world.size else state["rng"]
 
 
 class Trainer:
@@ -94,6 +101,8 @@ class Trainer:
 
     # -- checkpoints -------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
+        """Everything a checkpoint holds; under torchrun also each rank's RNG state (a collective: call on all ranks)."""
+        ranks = {"rng_ranks": gather_to_all(self.world, torch.get_rng_state())} if self.world.distributed else {}
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -107,6 +116,7 @@ class Trainer:
             "model_name": self.exp.model.name,
             "dims": dict(self.data.dims),
             **self.data.checkpoint_extras,
+            **ranks,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -114,7 +124,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch = int(state["epoch"])
-        torch.set_rng_state(state["rng"])
+        torch.set_rng_state(rank_rng(state, self.world))
         self.best = dict(state["best"])
         self.history = list(state["history"])
 
