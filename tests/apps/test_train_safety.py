@@ -71,3 +71,15 @@ def test_resume_before_the_first_checkpoint_starts_afresh(args: list[str], tmp_p
     assert load_checkpoint(run / "last.pt")["epoch"] == 1
     with pytest.raises(SentilocError, match="nothing to resume"):
         train(None, tiny_dataset, tmp_path / "empty", resume=True)
+
+
+def test_a_refused_run_leaves_no_trace(args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    used = tmp_path / "run"
+    used.mkdir()
+    (used / "notes.txt").write_text("mine")
+    assert main([*args, "--config", "fsenet_point", *TINY]) != 0  # not empty, no --overwrite
+    assert sorted(p.name for p in used.iterdir()) == ["notes.txt"]
+    fresh = tmp_path / "never"
+    assert main(["train", "--data", str(tmp_path / "missing"), "--out", str(fresh), "--config", "fsenet_point", "-q"]) != 0
+    assert not fresh.exists()
+    assert "Traceback" not in capsys.readouterr().err

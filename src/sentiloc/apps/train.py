@@ -134,12 +134,19 @@ def resume_overrides(out: Path, overrides: list[str]) -> int | None:
 
 @contextlib.contextmanager
 def run_lock(out: Path) -> Iterator[None]:
-    """Hold ``out``'s lock file for the duration of a run; a one-line error naming the holder if taken."""
+    """Hold ``out``'s lock file for the duration of a run; a one-line error naming the holder if taken.
+
+    A run refused with a :class:`SentilocError` (a used folder without ``--overwrite``, bad data)
+    leaves no trace: the lock file and the folder are removed again if this call created them.
+    """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise SentilocError(f"{out}: run folder exists and is not a folder; choose another path")
+    made_dir = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    fd = os.open(out / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+    lock = out / LOCK_NAME
+    made_lock = not lock.exists()
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -149,7 +156,14 @@ def run_lock(out: Path) -> Iterator[None]:
                                 "to finish or choose another --out") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
-        yield
+        try:
+            yield
+        except SentilocError:
+            if made_lock:
+                lock.unlink(missing_ok=True)  # still held: no other trainer can have taken it
+            if made_dir and not any(out.iterdir()):
+                out.rmdir()
+            raise
     finally:
         os.close(fd)  # closing releases the lock
 
