@@ -69,9 +69,9 @@ def test_rerun_skips_finished_runs(quick_matrix: tuple[Path, str], data: Path, m
     monkeypatch.setattr(matrix, "train", no_training)
     monkeypatch.setattr(matrix, "predict_split", no_training)
     assert main(["study", "accuracy", "--quick", "--data", str(data), "--out", str(out), *TINY_MODEL]) == 0
-    printed = capsys.readouterr().out
-    assert "[1/1] fsenet_point seed 1: avg mAP" in printed and "finished earlier, skipped" in printed
-    assert table.strip() in printed
+    printed = capsys.readouterr()
+    assert "[1/1] fsenet_point seed 1: avg mAP" in printed.err and "finished earlier, skipped" in printed.err
+    assert table.strip() in printed.out
     assert (out / "table.md").read_text() == table
 
 
@@ -104,7 +104,7 @@ def test_killed_matrix_resumes_from_last_pt(data: Path, tmp_path: Path, monkeypa
     assert calls == [False, True], "the second invocation resumed instead of starting over"
     assert json.loads((run / "summary.json").read_text())["epochs_done"] == 2
     assert not (run / "last.pt").exists(), "resume files are pruned once the run is evaluated"
-    assert "trained in" in capsys.readouterr().out
+    assert "trained in" in capsys.readouterr().err
     assert [r["seed"] for r in _csv(tmp_path / "results.csv")] == ["1"]
 
 

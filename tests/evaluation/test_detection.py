@@ -210,17 +210,17 @@ def test_bad_predictions_name_the_file(tmp_path: Path, name: str, content: objec
         load_predictions(_write(tmp_path, name, content))
 
 
-def test_run_evaluate_writes_json_and_refuses_to_clobber(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_evaluate_writes_json_and_refuses_to_clobber(tmp_path: Path) -> None:
     gt = _write(tmp_path, "gt.json", _gt({"v": [(0, 10, "p"), (20, 30, "n")]}))
     pred = _write(tmp_path, "pred.json", _pred({"v": [(0, 10, "p", 0.9), (50, 60, "n", 0.3)]}))
     out = tmp_path / "metrics.json"
-    run_evaluate(gt, pred, json_out=out)
+    result = run_evaluate(gt, pred, json_out=out)
     metrics = json.loads(out.read_text())
     assert metrics["average_mAP"] == 0.5 and metrics["class_ap"] == {"p": 1.0, "n": 0.0}
     assert metrics["ap_per_tiou"] == {"p": [1.0] * 5, "n": [0.0] * 5}
     for key in ("mAP", "recall", "precision", "f2", "recall_avg", "precision_avg", "f2_avg"):
         assert all(isinstance(x, float) and 0.0 <= x <= 1.0 for x in np.atleast_1d(metrics[key]))
-    table = capsys.readouterr().out
+    table = format_table(result)
     assert "avg" in table and "class-wise AP: p 100.00, n 0.00" in table
     with pytest.raises(SentilocError, match="already exists"):
         run_evaluate(gt, pred, json_out=out)

@@ -6,7 +6,9 @@ simulate (built-in TSL-300 statistics, a reduced size) -> check-data -> train FS
 
 from __future__ import annotations
 
+import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -21,22 +23,34 @@ from sentiloc.data.dataset import VideoDataset
 from sentiloc.data.simulate.tsl300 import SimulationSpec, simulate_dataset
 from sentiloc.data.validate import check_dataset
 from sentiloc.engine.memory import peak_rss_gib
-from sentiloc.evaluation import evaluate_detection, format_table, load_ground_truth
+from sentiloc.evaluation import DetectionResult, evaluate_detection, load_ground_truth
 from sentiloc.tasks import load_trained
 from sentiloc.tasks.localization import video_batches, video_outputs
 from sentiloc.viz.timeline import plot_timeline
 
 DEMO_CONFIG = "demo"
 
+log = logging.getLogger(__name__)
 
-def run_demo(out: Path, overwrite: bool = False, seed: int = 0, progress: bool = True) -> dict:
-    """Run the demo into ``out`` and return the test metrics (also written to ``metrics.json``)."""
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What the demo produced: the test metrics (also in ``out/metrics.json``), its plots, its wall time."""
+
+    out: Path
+    metrics: DetectionResult
+    plots: list[Path]
+    seconds: float
+
+
+def run_demo(out: Path, overwrite: bool = False, seed: int = 0, progress: bool = True) -> DemoResult:
+    """Run the demo into ``out``; each step is logged (INFO) as it starts."""
     out = prepare_output_dir(Path(out), overwrite, "demo folder")
     tic = time.perf_counter()
     config = load_config(DEMO_CONFIG)
     sim = config.pop("simulation")
     data = out / "data"
-    print(f"[1/5] simulating {sim['videos']} TSL-300-structured videos into {data}")
+    log.info(f"[1/5] simulating {sim['videos']} TSL-300-structured videos into {data}")
     simulate_dataset(
         data,
         SimulationSpec(n_videos=sim["videos"], seed=seed, dims=sim["dims"], max_duration_s=sim["max_duration_s"]),
@@ -46,23 +60,20 @@ def run_demo(out: Path, overwrite: bool = False, seed: int = 0, progress: bool =
     report = check_dataset(data)
     if not report.ok:
         raise SentilocError(f"{data}: the simulated dataset failed its own check:\n{report.format()}")
-    print(f"[2/5] training FSENet (point supervision) into {out / 'run'}")
+    log.info(f"[2/5] training FSENet (point supervision) into {out / 'run'}")
     summary = train(config, data, out / "run", overwrite=True, progress=progress)
     train_s = sum(record["time/epoch_s"] for record in summary["history"])
-    print(f"      {summary['epochs_done']} epochs in {train_s:.0f} s ({train_s / summary['epochs_done']:.1f} s per epoch), "
+    log.info(f"      {summary['epochs_done']} epochs in {train_s:.0f} s ({train_s / summary['epochs_done']:.1f} s per epoch), "
           f"peak memory {peak_rss_gib():.2f} GiB")
-    print("[3/5] predicting the test split")
+    log.info("[3/5] predicting the test split")
     predictions = out / "predictions.json"
     results = predict_split(out / "run" / "best.pt", data, "test", predictions, overwrite=True)
-    print("[4/5] evaluating")
+    log.info("[4/5] evaluating")
     metrics = evaluate_detection(load_ground_truth(data / "gt.json"), results, subset="test")
     atomic_write_json(out / "metrics.json", metrics.to_json())
-    print(format_table(metrics))
-    print("[5/5] plotting timelines")
+    log.info("[5/5] plotting timelines")
     plots = plot_examples(out, data, results["results"])
-    elapsed = time.perf_counter() - tic
-    print(f"demo finished in {elapsed:.0f} s: {out / 'metrics.json'}, {len(plots)} plots in {out / 'plots'}")
-    return metrics.to_json()
+    return DemoResult(out, metrics, plots, time.perf_counter() - tic)
 
 
 def plot_examples(out: Path, data: Path, predictions: dict[str, list[dict]], n_test: int = 3) -> list[Path]:

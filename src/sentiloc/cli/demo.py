@@ -10,8 +10,12 @@ from sentiloc.cli._args import add_parser
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from sentiloc.apps.demo import run_demo
+    from sentiloc.evaluation import format_table
 
-    run_demo(Path(args.out), overwrite=args.overwrite, seed=args.seed)
+    result = run_demo(Path(args.out), overwrite=args.overwrite, seed=args.seed)
+    print(format_table(result.metrics))
+    print(f"demo finished in {result.seconds:.0f} s: {result.out / 'metrics.json'}, {len(result.plots)} plots in "
+          f"{result.out / 'plots'}")
     return 0
 
 

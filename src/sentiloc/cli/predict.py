@@ -20,9 +20,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from sentiloc.evaluation import run_evaluate
+    from sentiloc.evaluation import format_table, run_evaluate
 
-    run_evaluate(args.gt, args.pred, subset=args.subset, tiou_spec=args.tiou, json_out=args.json, overwrite=args.overwrite)
+    result = run_evaluate(args.gt, args.pred, subset=args.subset, tiou_spec=args.tiou, json_out=args.json,
+                          overwrite=args.overwrite)
+    print(format_table(result))
     return 0
 
 

@@ -469,7 +469,7 @@ def run_evaluate(
     json_out: Path | str | None = None,
     overwrite: bool = False,
 ) -> DetectionResult:
-    """``sentiloc evaluate``: load, evaluate, print the table, optionally write the JSON atomically.
+    """``sentiloc evaluate``: load, evaluate, optionally write the JSON atomically; the caller prints the table.
 
     The clobber check runs first so that a refused run costs nothing, and an empty subset is an
     error here (a typo in ``--subset`` would otherwise print a table of zeros). When the ground truth
@@ -486,7 +486,6 @@ def run_evaluate(
     if durations_file.is_file():
         check_inside_videos(pred_path, predictions, read_number_dict(durations_file.parent, layout.DURATION_FILE, "duration"))
     result = evaluate_detection(ground_truth, predictions, subset, thresholds)
-    print(format_table(result))
     if json_out is not None:
         atomic_write_json(Path(json_out), result.to_json())
     return result

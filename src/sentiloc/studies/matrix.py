@@ -19,6 +19,7 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import math
 import shutil
 import statistics
@@ -43,6 +44,8 @@ from sentiloc.engine.checkpoint import load_checkpoint
 from sentiloc.evaluation.registry import EVALUATORS, Evaluator
 from sentiloc.tasks import TASKS, Fold, Task
 
+log = logging.getLogger(__name__)
+
 #: The method x supervision configs of the accuracy table, in table order (ablations follow).
 MAIN_CONFIGS = ("fsenet_point", "fsenet_video", "fsenet_full", "tslnet_point", "mil_video", "frame_full")
 
@@ -51,8 +54,8 @@ MATRIX_EPOCHS = 6
 
 
 def say(line: str) -> None:
-    """Print a progress line at once, even into a pipe (``| tee log``): a matrix runs for an hour."""
-    print(line, flush=True)
+    """Log a progress line (INFO, shown by the CLI on stderr at once; hidden by ``-q``): a matrix runs for an hour."""
+    log.info(line)
 
 
 # --------------------------------------------------------------------------- planning
