@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
 
-from sentiloc.apps.localize import Localizer, Segment, localize_videos, video_files, write_report
+from sentiloc.apps.localize import (
+    Localizer,
+    Segment,
+    localize_videos,
+    video_files,
+    write_report,
+)
 from sentiloc.core.config import apply_overrides
 from sentiloc.core.config import load_config as _load_yaml
 from sentiloc.core.errors import SentilocError
@@ -226,18 +232,23 @@ def evaluate(
         ``{"average_mAP", "mAP" (per tIoU), "tiou", "class_ap", "recall", "precision", "f2", ...}``;
         every metric is a fraction in [0, 1].
     """
-    from sentiloc.evaluation import evaluate_detection, load_ground_truth, load_predictions, parse_tiou
-    from sentiloc.evaluation.detection import has_segments
+    from sentiloc.evaluation import evaluate_detection, load_predictions, parse_tiou
+    from sentiloc.evaluation.detection import (
+        check_durations,
+        ground_truth_with,
+        parse_predictions,
+    )
 
     gt_path = Path(gt) / "gt.json" if Path(gt).is_dir() else Path(gt)
     thresholds = parse_tiou(tiou if isinstance(tiou, str) else ",".join(map(str, tiou)))
-    ground_truth = load_ground_truth(gt_path)
-    if not has_segments(ground_truth, subset):
-        raise SentilocError(f"{gt_path}: no ground-truth segment in subset {subset!r}; check subset")
+    ground_truth = ground_truth_with(gt_path, subset)
     if isinstance(pred, Mapping):
         per_video = pred["results"] if isinstance(pred.get("results"), Mapping) else pred
-        predictions = {"results": {str(video): [(s if isinstance(s, Segment) else Segment.from_entry(s)).to_entry()
-                                                for s in segments] for video, segments in per_video.items()}}
+        source = "predictions"
+        predictions = parse_predictions(
+            {"results": {str(video): [(s if isinstance(s, Segment) else Segment.from_entry(s)).to_entry()
+                                      for s in segments] for video, segments in per_video.items()}}, source)
     else:
-        predictions = load_predictions(pred)
+        source, predictions = pred, load_predictions(pred)
+    check_durations(gt_path, predictions, source)
     return evaluate_detection(ground_truth, predictions, subset, thresholds).to_json()

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -125,7 +126,11 @@ def load_ground_truth(path: Path | str) -> dict:
 def load_predictions(path: Path | str) -> dict:
     """Read and validate an ActivityNet-style predictions file (``{"results": {video: [...]}}``)."""
     path = Path(path)
-    raw = load_json(path, "predictions")
+    return parse_predictions(load_json(path, "predictions"), path)
+
+
+def parse_predictions(raw: Any, path: Path | str) -> dict:
+    """Validate parsed ActivityNet-style predictions; ``path`` names their source in errors."""
     results = raw.get("results") if isinstance(raw, dict) else None
     if not isinstance(results, dict):
         raise SentilocError(
@@ -478,14 +483,25 @@ def run_evaluate(
     if json_out is not None:
         refuse_clobber(Path(json_out), overwrite)
     thresholds = parse_tiou(tiou_spec)
-    ground_truth = load_ground_truth(gt_path)
-    if not has_segments(ground_truth, subset):
-        raise SentilocError(f"{gt_path}: no ground-truth segment in subset {subset!r}; check --subset")
+    ground_truth = ground_truth_with(gt_path, subset)
     predictions = load_predictions(pred_path)
-    durations_file = Path(gt_path).parent / layout.DURATION_FILE
-    if durations_file.is_file():
-        check_inside_videos(pred_path, predictions, read_number_dict(durations_file.parent, layout.DURATION_FILE, "duration"))
+    check_durations(gt_path, predictions, pred_path)
     result = evaluate_detection(ground_truth, predictions, subset, thresholds)
     if json_out is not None:
         atomic_write_json(Path(json_out), result.to_json())
     return result
+
+
+def ground_truth_with(gt_path: Path | str, subset: str) -> dict:
+    """The validated ground truth of ``gt_path``, refused when ``subset`` holds no segment (a typo would score zeros)."""
+    ground_truth = load_ground_truth(gt_path)
+    if not has_segments(ground_truth, subset):
+        raise SentilocError(f"{gt_path}: no ground-truth segment in subset {subset!r}; check --subset")
+    return ground_truth
+
+
+def check_durations(gt_path: Path | str, predictions: Mapping, source: Path | str) -> None:
+    """When the ground truth sits in a dataset folder, refuse predictions far past their video (``len_duration_dict.json``)."""
+    durations_file = Path(gt_path).parent / layout.DURATION_FILE
+    if durations_file.is_file():
+        check_inside_videos(source, predictions, read_number_dict(durations_file.parent, layout.DURATION_FILE, "duration"))
