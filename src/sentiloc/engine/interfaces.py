@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -45,3 +45,13 @@ class Selection:
 
     name: str
     score: Callable[[nn.Module], float]
+
+
+class Objective(Protocol):
+    """A training objective as the loop uses it (``sentiloc.losses.registry.Objective`` implements it)."""
+
+    def start_epoch(self, epoch: int) -> None:
+        """Called before each epoch (0-based), so a scheduled objective (GIM) knows where it is."""
+
+    def __call__(self, out: Any, batch: Any) -> dict[str, torch.Tensor]:
+        """The loss terms of one batch, ``"total"`` among them."""

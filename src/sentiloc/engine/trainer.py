@@ -44,7 +44,7 @@ from sentiloc.engine.distributed import (
     sum_over_ranks,
     sync_gradients,
 )
-from sentiloc.engine.interfaces import Selection, TrainingData
+from sentiloc.engine.interfaces import Objective, Selection, TrainingData
 from sentiloc.engine.memory import release_free_memory
 
 #: ``train.optimizer`` -> its torch class (the names are checked by :class:`TrainConfig`).
@@ -69,7 +69,7 @@ class Trainer:
     """Owns the model, optimiser, data and run folder of one training run."""
 
     def __init__(self, exp: ExperimentConfig, data: TrainingData, selection: Selection, model: nn.Module,
-                 objective: Callable[[Any, Any], dict[str, torch.Tensor]], device: torch.device,
+                 objective: Objective, device: torch.device,
                  out: Path | None = None, world: World = SINGLE) -> None:
         self.exp, self.data, self.selection, self.world = exp, data, selection, world
         self.model, self.objective, self.device = model, objective, device
@@ -134,6 +134,7 @@ class Trainer:
         cfg, world = self.exp.train, self.world
         self.model.train()
         self.sampler.set_epoch(self.epoch)
+        self.objective.start_epoch(self.epoch)
         augment_rng = epoch_generator(cfg.seed, self.epoch, "face_dropout")
         batches = iter(self.loader)
         sums: dict[str, float] = {}

@@ -2,7 +2,8 @@
 
 Each objective registers its config dataclass and class (:func:`register_objective`), so every
 method keeps its own typed loss options while the training loop stays method-agnostic. An
-objective is called as ``objective(out, batch) -> {"total": ..., ...}``; it declares the model
+objective is called as ``objective(out, batch) -> {"total": ..., ...}``, after
+``objective.start_epoch(epoch)`` at the start of each epoch; it declares the model
 output type it needs (:attr:`Objective.needs`), and :func:`build_objective` refuses a model
 whose outputs do not carry it.
 """
@@ -27,6 +28,9 @@ class Objective:
 
     #: The model output type the objective reads (a model's ``output_type`` must be this or a subclass).
     needs: ClassVar[type] = LocalizationOutput
+
+    def start_epoch(self, epoch: int) -> None:
+        """Called by the training loop before each epoch (0-based); objectives with a schedule read it."""
 
     def __call__(self, out: Any, batch: Batch) -> dict[str, torch.Tensor]:
         raise NotImplementedError

@@ -54,6 +54,22 @@ class TSLNetOutput(LocalizationOutput):
     recon_audio: Tensor | None = None
 
 
+@dataclass
+class SpottingOutput:
+    """Per-frame outputs of a spotting model on the working timeline, float32, zero at padding.
+
+    Attributes:
+        intensity: ``(B, T)`` class-agnostic expression intensity a_t in [0, 1].
+        apex: ``(B, T, 2)`` class-aware apex scores e_t in [0, 1] (macro, micro).
+        embeddings: ``(B, T, H)`` the backbone's frame features h_t (GIM's feature-space Gaussians
+            and the contrastive loss read them).
+    """
+
+    intensity: Tensor
+    apex: Tensor
+    embeddings: Tensor
+
+
 class BaseModel(nn.Module):
     """Every registered model: an ``nn.Module`` with a declared task, output type and optimiser groups."""
 

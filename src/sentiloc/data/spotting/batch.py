@@ -1,0 +1,62 @@
+"""The padded, masked mini-batch of the spotting task.
+
+Spotting runs on a *working timeline*: each video's per-frame features are mean-pooled over
+``stride`` consecutive native frames (``stride = max(1, round(fps / data.working_fps))``), so a
+200 fps SAMM-LV video and a 30 fps CAS(ME)² video both reach the model at about 30 frames per
+second and GIM's window constants (docs/methods.md §14) mean the same time span on both.
+Working frame ``w`` covers native frames ``[w * stride, (w + 1) * stride - 1]``.
+
+As in :class:`sentiloc.data.batch.Batch`, supervision fields are filled only for the
+supervision level in use: a point-level batch holds the clicks and nothing of the intervals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import torch
+
+#: Expression types, in the order of every ``(..., 2)`` tensor and of ``type`` indices.
+EXPRESSION_TYPES = ("macro", "micro")
+
+
+@dataclass
+class SpottingBatch:
+    """A padded batch of ``B`` videos on the working timeline, ``T`` = the longest one's working frames.
+
+    Attributes:
+        features: ``(B, T, D)`` float32 pooled frame features, zero at padding.
+        mask: ``(B, T)`` bool, True on real working frames.
+        video_ids: the ``B`` video ids.
+        stride: ``(B,)`` long, native frames per working frame.
+        n_frames: ``(B,)`` long, native frame count of each video.
+        point_t: ``(B, P)`` long working-frame index of each click, padded with 0.
+        point_type: ``(B, P)`` long expression type of each click (index into :data:`EXPRESSION_TYPES`).
+        point_mask: ``(B, P)`` bool, True on real clicks.
+        dense: ``(B, T, 2)`` float, 1 inside a ground-truth interval of that type (full supervision
+            only; None at point level).
+    """
+
+    features: torch.Tensor
+    mask: torch.Tensor
+    video_ids: list[str]
+    stride: torch.Tensor
+    n_frames: torch.Tensor
+    point_t: torch.Tensor
+    point_type: torch.Tensor
+    point_mask: torch.Tensor
+    dense: torch.Tensor | None = None
+    lengths: torch.Tensor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lengths = self.mask.sum(dim=1)
+
+    def inputs(self) -> dict[str, object]:
+        """The keyword arguments of a spotting model's ``forward``: features and mask, no labels."""
+        return {"features": self.features, "mask": self.mask}
+
+    def to(self, device: torch.device | str) -> "SpottingBatch":
+        """Move every tensor to ``device`` (ids stay on the host)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+        return SpottingBatch(**{k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v
+                                for k, v in values.items()})
