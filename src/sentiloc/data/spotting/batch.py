@@ -3,7 +3,7 @@
 Spotting runs on a *working timeline*: each video's per-frame features are mean-pooled over
 ``stride`` consecutive native frames (``stride = max(1, round(fps / data.working_fps))``), so a
 200 fps SAMM-LV video and a 30 fps CAS(ME)² video both reach the model at about 30 frames per
-second and GIM's window constants (docs/methods.md §14) mean the same time span on both.
+second and GIM's window constants (docs/methods.md §6) mean the same time span on both.
 Working frame ``w`` covers native frames ``[w * stride, (w + 1) * stride - 1]``.
 
 As in :class:`sentiloc.data.batch.Batch`, supervision fields are filled only for the
