@@ -6,8 +6,8 @@ Spotting runs on a *working timeline*: each video's per-frame features are mean-
 second and GIM's window constants (docs/methods.md §6) mean the same time span on both.
 Working frame ``w`` covers native frames ``[w * stride, (w + 1) * stride - 1]``.
 
-As in :class:`sentiloc.data.batch.Batch`, supervision fields are filled only for the
-supervision level in use: a point-level batch holds the clicks and nothing of the intervals.
+Training is point-supervised: a batch holds the clicks (``points.csv``) and nothing of the
+annotated intervals, so onsets and offsets cannot reach a model or its objective.
 """
 
 from __future__ import annotations
@@ -33,8 +33,6 @@ class SpottingBatch:
         point_t: ``(B, P)`` long working-frame index of each click, padded with 0.
         point_type: ``(B, P)`` long expression type of each click (index into :data:`EXPRESSION_TYPES`).
         point_mask: ``(B, P)`` bool, True on real clicks.
-        dense: ``(B, T, 2)`` float, 1 inside a ground-truth interval of that type (full supervision
-            only; None at point level).
     """
 
     features: torch.Tensor
@@ -45,7 +43,6 @@ class SpottingBatch:
     point_t: torch.Tensor
     point_type: torch.Tensor
     point_mask: torch.Tensor
-    dense: torch.Tensor | None = None
     lengths: torch.Tensor = field(init=False)
 
     def __post_init__(self) -> None:
