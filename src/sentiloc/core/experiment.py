@@ -31,6 +31,8 @@ DEFAULT_TASK = "localization"
 #: ``train.optimizer``: Adam adds the weight decay to the gradient (L2, the paper's and the
 #: released code's), AdamW decays the weights directly (decoupled, docs/methods.md §2.8).
 OPTIMIZERS = ("adam", "adamw")
+#: ``train.scheduler``: the learning-rate multiplier over the run (``sentiloc.engine.trainer.lr_lambda``).
+SCHEDULERS = ("constant", "cosine", "step")
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class TrainConfig:
     weight_decay: float = 5e-4
     betas: tuple[float, float] = (0.9, 0.999)
     scheduler: str = "constant"
+    step_epochs: int = 30
+    step_gamma: float = 0.5
     seed: int = 123
     amp: str = "none"
     eval_every: int = 1
@@ -81,8 +85,11 @@ class TrainConfig:
         self.betas = tuple(self.betas)  # type: ignore[assignment]
         if self.optimizer not in OPTIMIZERS:
             raise SentilocError(f"train.optimizer {self.optimizer!r}: choose one of {OPTIMIZERS}")
-        if self.scheduler not in ("constant", "cosine"):
-            raise SentilocError(f"train.scheduler {self.scheduler!r}: choose 'constant' or 'cosine'")
+        if self.scheduler not in SCHEDULERS:
+            raise SentilocError(f"train.scheduler {self.scheduler!r}: choose one of {SCHEDULERS}")
+        if self.step_epochs < 1 or not 0.0 < self.step_gamma <= 1.0:
+            raise SentilocError(f"train.step_epochs {self.step_epochs} / train.step_gamma {self.step_gamma}: "
+                                "a positive epoch count and a factor in (0, 1]")
         if self.amp not in ("none", "bf16", "auto"):
             raise SentilocError(f"train.amp {self.amp!r}: choose 'auto', 'bf16' or 'none'")
         if not 0.0 <= self.face_dropout <= 1.0:

@@ -52,10 +52,16 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {"adam": torch.optim.Adam, 
 
 
 def lr_lambda(cfg: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
-    """The learning-rate multiplier per optimiser step: constant, or cosine decay to 0 over the run."""
+    """The learning-rate multiplier per optimiser step (``train.scheduler``, docs/methods.md §13.5).
+
+    ``constant``: 1; ``cosine``: decay to 0 over the run; ``step``: ``step_gamma`` to the power of
+    the number of completed ``step_epochs``-epoch blocks (P-FES: ×0.5 every 30 epochs).
+    """
     total = cfg.epochs * steps_per_epoch
     if cfg.scheduler == "constant":
         return lambda step: 1.0
+    if cfg.scheduler == "step":
+        return lambda step: cfg.step_gamma ** (step // (steps_per_epoch * cfg.step_epochs))
     return lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
 
 
