@@ -25,18 +25,21 @@ from sentiloc.core.errors import SentilocError
 
 
 class MaskedConv1d(nn.Module):
-    """Temporal convolution (stride 1, 'same' zero padding) on ``(B, T, D_in)`` sequences.
+    """Temporal convolution (stride 1, optional dilation, 'same' zero padding) on ``(B, T, D_in)`` sequences.
 
     Computed as one GEMM on the unfolded input (im2col), which keeps the channels-last layout.
     The weight has ``nn.Conv1d``'s shape ``(D_out, D_in, k)`` and default initialisation, so
     checkpoints and results stay comparable with conv-based reference code.
     """
 
-    def __init__(self, in_dim: int, out_dim: int, kernel_size: int = 3, bias: bool = True) -> None:
+    def __init__(self, in_dim: int, out_dim: int, kernel_size: int = 3, bias: bool = True, dilation: int = 1) -> None:
         super().__init__()
         if kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd for 'same' padding, got {kernel_size}")
+        if dilation < 1:
+            raise ValueError(f"dilation must be >= 1, got {dilation}")
         self.kernel_size = kernel_size
+        self.dilation = dilation
         self.weight = nn.Parameter(torch.empty(out_dim, in_dim, kernel_size))
         self.bias = nn.Parameter(torch.empty(out_dim)) if bias else None
         self.reset_parameters()
@@ -56,10 +59,10 @@ class MaskedConv1d(nn.Module):
         """
         keep = mask[..., None]
         if self.kernel_size > 1:
-            pad = self.kernel_size // 2
+            pad = self.dilation * (self.kernel_size // 2)
             x = F.pad(x.masked_fill(~keep, 0.0), (0, 0, pad, pad))
-            # (B, T, D_in, k) -> (B, T, D_in * k): same flattening order as the conv weight.
-            x = x.unfold(1, self.kernel_size, 1).flatten(2)
+            # (B, T, D_in, span) -> every dilation-th tap -> (B, T, D_in * k): the conv weight's order.
+            x = x.unfold(1, 2 * pad + 1, 1)[..., :: self.dilation].flatten(2)
         out = F.linear(x, self.weight.flatten(1), self.bias)
         return out.masked_fill(~keep, 0.0)
 
