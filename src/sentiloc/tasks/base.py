@@ -79,6 +79,9 @@ class Task(ABC):
     default_loss: ClassVar[str]
     #: Key in ``sentiloc.evaluation.registry.EVALUATORS``.
     evaluator: ClassVar[str]
+    #: The evaluator subset that the pooled held-out predictions of all :meth:`folds` are scored on
+    #: (``sentiloc crossval``): the test split of a fixed split, every video for leave-one-subject-out.
+    pooled_subset: ClassVar[str] = "test"
 
     def experiment(self, raw: Mapping[str, Any]) -> ExperimentConfig:
         """``raw`` (a merged YAML dict) typed for this task."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+import numpy as np
 import torch
 
 #: Expression types, in the order of every ``(..., 2)`` tensor and of ``type`` indices.
@@ -57,3 +58,17 @@ class SpottingBatch:
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.init}
         return SpottingBatch(**{k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v
                                 for k, v in values.items()})
+
+
+def working_to_native(onset_w: np.ndarray, offset_w: np.ndarray, apex_w: np.ndarray, stride: int,
+                      n_frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Working-frame intervals ``(N,)`` -> native frames, inclusive, within ``[0, n_frames - 1]``.
+
+    An interval spans every native frame its working frames cover (onset ``w * stride``, offset
+    ``w * stride + stride - 1``); the apex is the middle native frame of its working frame.
+    """
+    last = n_frames - 1
+    onset = np.minimum(np.asarray(onset_w, dtype=np.int64) * stride, last)
+    offset = np.minimum(np.asarray(offset_w, dtype=np.int64) * stride + stride - 1, last)
+    apex = np.minimum(np.asarray(apex_w, dtype=np.int64) * stride + stride // 2, last)
+    return onset, offset, apex
