@@ -4,11 +4,12 @@ typed outputs (:mod:`.base`), the registry (:mod:`.registry`) and the models of 
 Importing this package registers every shipped model.
 """
 
-from sentiloc.models.base import BaseModel, LocalizationOutput, TSLNetOutput
+from sentiloc.models.base import BaseModel, LocalizationOutput, SpottingOutput, TSLNetOutput
 from sentiloc.models.localization.fsenet import FSENet, FSENetConfig
 from sentiloc.models.localization.fusion import FusionNet, FusionNetConfig
 from sentiloc.models.localization.tslnet import TSLNet, TSLNetConfig
 from sentiloc.models.registry import MODELS, build_model
+from sentiloc.models.spotting.pfes import PFES, PFESConfig
 
 __all__ = ["BaseModel", "FSENet", "FSENetConfig", "FusionNet", "FusionNetConfig", "LocalizationOutput", "MODELS",
-           "TSLNet", "TSLNetConfig", "TSLNetOutput", "build_model"]
+           "PFES", "PFESConfig", "SpottingOutput", "TSLNet", "TSLNetConfig", "TSLNetOutput", "build_model"]
