@@ -55,6 +55,18 @@ class CheckReport:
     def add(self, path: Path | str, message: str, fix: str) -> None:
         self.problems.append(Problem(str(path), message, fix))
 
+    def add_error(self, path: Path, exc: SentilocError, fix: str) -> None:
+        """Record a loader's one-line error about ``path`` as a problem, with the loader's fix when it gives one."""
+        message, _, own_fix = str(exc).removeprefix(f"{path}: ").partition("; ")
+        self.add(path, message, own_fix or fix)
+
+    def raise_first(self) -> "CheckReport":
+        """This report if it is clean; else its first problem as a one-line error pointing to check-data."""
+        if not self.ok:
+            more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+            raise SentilocError(f"{self.problems[0]}{more}; `sentiloc check-data {self.root}` lists every problem")
+        return self
+
     def format(self) -> str:
         """Human-readable report, problems first."""
         lines = [f"checked {self.root}"]
@@ -88,17 +100,7 @@ def check_dataset(root: Path, cfg: DataConfig | None = None) -> CheckReport:
 
 def require_valid(root: Path, cfg: DataConfig) -> CheckReport:
     """:func:`check_dataset`, raising its first problem as a one-line error: what check-data refuses, no verb reads."""
-    report = check_dataset(root, cfg)
-    if not report.ok:
-        more = f" (and {len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
-        raise SentilocError(f"{report.problems[0]}{more}; `sentiloc check-data {root}` lists every problem")
-    return report
-
-
-def _add_error(report: CheckReport, path: Path, exc: SentilocError, fix: str) -> None:
-    """Record a loader's one-line error about ``path`` as a problem, with the loader's fix when it gives one."""
-    message, _, own_fix = str(exc).removeprefix(f"{path}: ").partition("; ")
-    report.add(path, message, own_fix or fix)
+    return check_dataset(root, cfg).raise_first()
 
 
 def _check_split_file(report: CheckReport, root: Path, split: str) -> list[str]:
@@ -109,7 +111,7 @@ def _check_split_file(report: CheckReport, root: Path, split: str) -> list[str]:
     try:
         lines = read_text(path, "split file").splitlines()
     except SentilocError as exc:
-        _add_error(report, path, exc, "rewrite it as UTF-8 text, one video id per line")
+        report.add_error(path, exc, "rewrite it as UTF-8 text, one video id per line")
         return []
     ids: list[str] = []
     for number, line in enumerate(lines, start=1):
@@ -149,7 +151,7 @@ def _read_json(report: CheckReport, path: Path, required: bool) -> object | None
     try:
         return load_json(path, "this file")
     except SentilocError as exc:
-        _add_error(report, path, exc, "fix the syntax or regenerate the file")
+        report.add_error(path, exc, "fix the syntax or regenerate the file")
     return None
 
 
@@ -239,7 +241,7 @@ def _check_points(
     try:
         text = read_text(path, "point file")
     except SentilocError as exc:
-        _add_error(report, path, exc, "rewrite it as UTF-8 CSV text")
+        report.add_error(path, exc, "rewrite it as UTF-8 CSV text")
         return
     clicked: set[str] = set()
     reader = csv.DictReader(io.StringIO(text, newline=""))
@@ -337,7 +339,7 @@ def _check_feature_file(report: CheckReport, root: Path, path: Path) -> np.ndarr
     try:
         rows = load_npy(path, root, mmap=True)
     except SentilocError as exc:
-        _add_error(report, path, exc, "re-extract or re-save it with numpy.save")
+        report.add_error(path, exc, "re-extract or re-save it with numpy.save")
         return None
     problem = feature_problem(rows)
     if problem:
