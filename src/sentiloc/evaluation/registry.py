@@ -1,8 +1,8 @@
 """Evaluator registry: how a task's prediction files are scored against its ground truth.
 
 A task names its evaluator (``Task.evaluator``); studies and apps look it up here instead of
-importing one task's metrics. Spotting (interval F1) and recognition (accuracy, UAR, WAR) add
-entries beside ``detection``.
+importing one task's metrics: ``detection`` (TSL-300 mAP) and ``spotting`` (MEGC interval F1);
+recognition (accuracy, UAR, WAR) adds an entry beside them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sentiloc.core.registry import Registry
-from sentiloc.evaluation import detection
+from sentiloc.evaluation import detection, spotting
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,8 @@ class Evaluator:
     Attributes:
         load_ground_truth, load_predictions: path -> validated JSON dict (errors name the file).
         evaluate: ``(ground_truth, predictions, subset) -> result`` with ``to_json()``.
-        headline: the key of ``result.to_json()`` that summarises a run (e.g. ``average_mAP``).
+        headline: the key of ``result.to_json()`` that summarises a run (e.g. ``average_mAP``);
+            a dotted path reaches into nested metrics (``overall.f1``). Read it with :meth:`headline_value`.
         format: result -> the human-readable table.
         has_ground_truth: ``(ground_truth, subset) -> bool``: is there anything to score in ``subset``.
     """
@@ -35,6 +36,13 @@ class Evaluator:
     format: Callable[[Any], str]
     has_ground_truth: Callable[[Mapping, str], bool]
 
+    def headline_value(self, metrics: Mapping[str, Any]) -> float:
+        """The headline number of ``metrics`` (a ``result.to_json()``), following the dotted path."""
+        value: Any = metrics
+        for key in self.headline.split("."):
+            value = value[key]
+        return float(value)
+
 
 EVALUATORS: Registry[Evaluator] = Registry("evaluator")
 
@@ -45,4 +53,13 @@ EVALUATORS.register("detection")(Evaluator(
     headline="average_mAP",
     format=detection.format_table,
     has_ground_truth=detection.has_segments,
+))
+
+EVALUATORS.register("spotting")(Evaluator(
+    load_ground_truth=spotting.load_ground_truth,
+    load_predictions=spotting.load_predictions,
+    evaluate=spotting.evaluate_spotting,
+    headline="overall.f1",
+    format=spotting.format_table,
+    has_ground_truth=spotting.has_instances,
 ))

@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def _iou(s1: np.ndarray, e1: np.ndarray, s2: np.ndarray | float, e2: np.ndarray | float, extra: float) -> np.ndarray:
-    """Broadcast tIoU of ``[s1, e1]`` and ``[s2, e2]`` with ``extra`` added to every length (0 or 1 s)."""
+def broadcast_iou(s1: np.ndarray, e1: np.ndarray, s2: np.ndarray | float, e2: np.ndarray | float, extra: float
+                  ) -> np.ndarray:
+    """Broadcast tIoU of ``[s1, e1]`` and ``[s2, e2]`` with ``extra`` added to every length (0 or 1 s, or 1 frame)."""
     inter = np.minimum(e1, e2) - np.maximum(s1, s2) + extra
     np.maximum(inter, 0.0, out=inter)
     union = (e1 - s1 + extra) + (e2 - s2 + extra) - inter
@@ -38,8 +39,8 @@ def temporal_iou(segments: np.ndarray, others: np.ndarray, plus_one: bool = Fals
     segments = np.asarray(segments, dtype=np.float64)
     others = np.asarray(others, dtype=np.float64)
     if others.ndim == 1:
-        return _iou(segments[:, 0], segments[:, 1], others[0], others[1], extra)
-    return _iou(segments[:, :1], segments[:, 1:], others[:, 0], others[:, 1], extra)
+        return broadcast_iou(segments[:, 0], segments[:, 1], others[0], others[1], extra)
+    return broadcast_iou(segments[:, :1], segments[:, 1:], others[:, 0], others[:, 1], extra)
 
 
 def nms_1d(segments: np.ndarray, scores: np.ndarray, iou_threshold: float, plus_one: bool = False) -> np.ndarray:
@@ -67,5 +68,5 @@ def nms_1d(segments: np.ndarray, scores: np.ndarray, iou_threshold: float, plus_
     while alive.size:
         best, rest = alive[0], alive[1:]
         keep.append(int(order[best]))
-        alive = rest[_iou(starts[rest], ends[rest], starts[best], ends[best], extra) < iou_threshold]
+        alive = rest[broadcast_iou(starts[rest], ends[rest], starts[best], ends[best], extra) < iou_threshold]
     return np.asarray(keep, dtype=np.int64)

@@ -74,7 +74,7 @@ def probe_shuffle(checkpoint: Path, data_root: Path, split: str = "test", seed: 
     ground_truth = evaluator.load_ground_truth(trained.task.ground_truth_file(Path(data_root)))
 
     def score(results: dict) -> float:
-        return float(evaluator.evaluate(ground_truth, results, split).to_json()[evaluator.headline])
+        return evaluator.headline_value(evaluator.evaluate(ground_truth, results, split).to_json())
 
     base_results, base_cas = _predict(trained, items, durations)
     base = score(base_results)
