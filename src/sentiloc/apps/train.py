@@ -29,7 +29,7 @@ import yaml
 from sentiloc.core.config import apply_overrides, section
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.experiment import DEFAULT_TASK, ExperimentConfig
-from sentiloc.core.io import atomic_write_text
+from sentiloc.core.io import atomic_write_text, remove_partial_writes
 from sentiloc.engine.checkpoint import load_checkpoint
 from sentiloc.engine.device import resolve_device
 from sentiloc.engine.distributed import (
@@ -189,15 +189,18 @@ def plan_run(out: Path, config: dict[str, Any] | None, resume: bool, overwrite: 
     """Rank 0's decision on the run folder: the config to train and whether to continue ``last.pt``.
 
     ``resume`` without ``last.pt`` (killed before the first checkpoint) starts afresh from the run's
-    ``config.yaml``.
+    ``config.yaml``. Temp files of writes a killed run did not finish are removed first.
     """
+    for stale in remove_partial_writes(out):
+        log.info("%s: removed %s, a write the stopped run did not finish", out, stale.name)
     if resume:
         if (out / "last.pt").is_file():
             return load_checkpoint(out / "last.pt")["config"], True
         config = stored_config(out)
         if config is None:
             raise SentilocError(f"{out}: nothing to resume (no last.pt or config.yaml); start the run with --config")
-        log.warning("%s: no checkpoint yet (stopped during the first epoch); starting the run afresh", out)
+        log.warning("%s: no last.pt yet (stopped during the first epoch); starting the run afresh with its "
+                    "config.yaml", out)
         overwrite = True
     elif config is None:
         raise SentilocError("train: a config is needed unless --resume continues an existing run")

@@ -3,13 +3,20 @@
 Two promises the toolkit makes to its users live here: nothing is ever half-written (all
 writes go to a temporary file in the same folder and are renamed into place), and video ids
 read from annotation files can never address a file outside the dataset folder.
+
+A write that fails (a full disk, a read-only folder) removes its temporary file and raises a
+:class:`WriteFailed` naming the file and saying that the previous version is intact, since the
+rename never happened. A writer killed outright leaves its temporary file behind; whoever owns the
+folder (a training run holding its lock) clears such files with :func:`remove_partial_writes`.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
+import re
 import secrets
 import stat
 import unicodedata
@@ -20,6 +27,24 @@ from typing import IO, Any
 import numpy as np
 
 from sentiloc.core.errors import SentilocError
+
+
+#: The temporary files of :func:`_open_temp`: ``.<name>.<12 hex digits>.tmp``.
+PARTIAL_WRITE = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")
+
+#: errno values that mean the disk (or the user's quota) is full.
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+class WriteFailed(SentilocError):
+    """A write that failed before its rename: ``path`` is unchanged and no temporary file is left."""
+
+    def __init__(self, path: Path, exc: OSError) -> None:
+        self.path = Path(path)
+        self.reason = "the disk is full" if exc.errno in DISK_FULL else (exc.strerror or type(exc).__name__)
+        self.kept = f"the previous {self.path.name} is intact" if self.path.exists() else f"no {self.path.name} was written"
+        super().__init__(f"{self.path}: write failed ({self.reason}); {self.kept}; free disk space (or fix the "
+                         "folder's permissions) and run again")
 
 
 def _open_temp(folder: Path, name: str) -> tuple[int, Path]:
@@ -40,20 +65,39 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     """Write through ``write`` into a temp file next to ``path``, then rename it into place.
 
     The file gets the permissions of any new file (``0o666`` less the umask), also when it
-    replaces an existing one.
+    replaces an existing one. An ``OSError`` on the way (``ENOSPC`` while writing or syncing)
+    becomes a :class:`WriteFailed`; the temp file is removed whatever stops the write.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _open_temp(path.parent, path.name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = _open_temp(path.parent, path.name)
+    except OSError as exc:
+        raise WriteFailed(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise WriteFailed(path, exc) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def remove_partial_writes(folder: Path) -> list[Path]:
+    """Delete the temp files a killed writer left in ``folder`` (not below it); the paths removed.
+
+    Only for a folder the caller owns exclusively (a locked run folder): a live writer's temp
+    file looks the same.
+    """
+    stale = sorted(p for p in Path(folder).iterdir() if PARTIAL_WRITE.fullmatch(p.name) and p.is_file())
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

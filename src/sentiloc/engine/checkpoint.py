@@ -3,6 +3,9 @@
 A checkpoint is self-contained: besides the weights it stores the resolved config, the feature
 dims and class names, so ``predict`` and ``localize`` need nothing else. Only tensors and plain
 Python containers go in, which is what lets us refuse pickled code on load.
+
+A write that fails (a full disk) leaves the previous checkpoint of that name as it was and stops
+the run with one line saying so; the run continues from ``last.pt`` with ``--resume``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 import torch
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.core.io import atomic_write_bytes
+from sentiloc.core.io import WriteFailed, atomic_write_bytes
 
 FORMAT_VERSION = 1
 
@@ -23,7 +26,11 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Serialise ``state`` (tensors and plain containers only) and rename it into place."""
     buffer = io.BytesIO()
     torch.save({"format_version": FORMAT_VERSION, **state}, buffer)
-    atomic_write_bytes(Path(path), buffer.getvalue())
+    try:
+        atomic_write_bytes(Path(path), buffer.getvalue())
+    except WriteFailed as exc:
+        raise SentilocError(f"{exc.path}: checkpoint write failed ({exc.reason}); {exc.kept}; free disk space, "
+                            "then continue the run with `sentiloc train --resume`") from None
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
