@@ -53,9 +53,11 @@ def interval_iou(start_a: np.ndarray, end_a: np.ndarray, start_b: np.ndarray, en
     "continuous": intersection ``min(end) - max(start)`` and lengths ``end - start``;
     "inclusive": both plus one frame (the intersection before clipping at 0), i.e. shared frames
     over frames in either. An empty union (two one-frame intervals, continuous) gives 0.
+    Scalars give shape ``(1,)``.
     """
     extra = check_convention(convention, "iou convention")
-    return broadcast_iou(*(np.asarray(x, dtype=np.float64) for x in (start_a, end_a, start_b, end_b)), extra)
+    return broadcast_iou(*(np.atleast_1d(np.asarray(x, dtype=np.float64)) for x in (start_a, end_a, start_b, end_b)),
+                         extra)
 
 
 def pairwise_iou(intervals_a: np.ndarray, intervals_b: np.ndarray, convention: str) -> np.ndarray:
