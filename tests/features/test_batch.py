@@ -18,7 +18,7 @@ from sentiloc.features.batch import ExtractJob, extract_videos, plan_extraction
 from sentiloc.features.executors import EXECUTORS, WorkerLost
 from sentiloc.features.executors.local import LocalExecutor
 from sentiloc.features.executors.process import ProcessExecutor
-from sentiloc.features.extract import meta_path, stream_path
+from sentiloc.features.extract import meta_path, source_fingerprint, stream_path
 from sentiloc.features.settings import ExtractSettings
 
 _INITIALISED = False
@@ -40,13 +40,13 @@ def _die(x: int) -> None:
     os._exit(3)
 
 
-def finish(out: Path, video: Path, settings: dict, size: int | None = None) -> None:
+def finish(out: Path, video: Path, settings: dict, fingerprint: str | None = None) -> None:
     """Leave the outputs of a finished extraction of ``video`` in ``out`` (as ``write_extracted`` would)."""
     for stream in ("rgb", "logmfcc", "img"):
         stream_path(out, stream, video.stem).parent.mkdir(parents=True, exist_ok=True)
         np.save(stream_path(out, stream, video.stem), np.zeros((1, 2), np.float32))
     meta_path(out, video.stem).parent.mkdir(parents=True, exist_ok=True)
-    meta = {"settings": settings, "source_bytes": video.stat().st_size if size is None else size}
+    meta = {"settings": settings, "source_fingerprint": fingerprint or source_fingerprint(video)}
     meta_path(out, video.stem).write_text(json.dumps(meta))
 
 
@@ -62,7 +62,7 @@ def test_the_plan_skips_refuses_and_redoes_and_writes_nothing(tmp_path):
     settings = ExtractSettings()
     finish(out, videos / "done.mp4", settings.to_dict())
     finish(out, videos / "other.mp4", ExtractSettings(face_frames=3).to_dict())
-    finish(out, videos / "replaced.mp4", settings.to_dict(), size=99)
+    finish(out, videos / "replaced.mp4", settings.to_dict(), fingerprint="of another file")
     before = files_under(tmp_path)
     plan = plan_extraction([videos], out, settings)
     assert files_under(tmp_path) == before
@@ -118,6 +118,6 @@ def test_a_registered_executor_runs_the_jobs_and_the_report_follows(monkeypatch,
 
 def test_an_unknown_executor_is_named_before_anything_runs(tmp_path):
     (tmp_path / "a.mp4").write_bytes(b"")
-    with pytest.raises(SentilocError, match="executor 'ray': unknown executor; known: local, process"):
-        extract_videos([tmp_path / "a.mp4"], tmp_path / "out", ExtractSettings(), executor="ray")
+    with pytest.raises(SentilocError, match="executor 'slurm': unknown executor; known: local, process, ray"):
+        extract_videos([tmp_path / "a.mp4"], tmp_path / "out", ExtractSettings(), executor="slurm")
     assert not (tmp_path / "out").exists()

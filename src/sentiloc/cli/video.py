@@ -6,9 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from sentiloc.cli._args import add_device_flag, add_parser, positive_int
+from sentiloc.cli._args import add_device_flag, add_parser, positive_float, positive_int
+from sentiloc.core.errors import SentilocError
 from sentiloc.core.registry import Registry
 from sentiloc.features.base import StreamExtractor
+from sentiloc.features.executors import EXECUTORS
 from sentiloc.features.streams import (
     AUDIO_CHOICES,
     AUDIO_EXTRACTORS,
@@ -39,9 +41,28 @@ def add_extractor_flags(p: argparse.ArgumentParser) -> None:
 
 def _add_run_flags(p: argparse.ArgumentParser, overwrite_help: str) -> None:
     """How ``extract`` and ``build-dataset`` run (not what they compute): parallelism, clobbering, device."""
-    p.add_argument("--workers", type=positive_int, default=1, help="videos extracted in parallel processes (default 1)")
+    p.add_argument("--workers", type=positive_int, default=1, help="videos extracted at once (default 1)")
+    p.add_argument("--executor", choices=EXECUTORS.names(),
+                   help="what runs the videos (default local for --workers 1, process for more; ray needs "
+                   "pip install 'sentiloc[ray]', see docs/features.md)")
+    p.add_argument("--ray-address", metavar="ADDRESS", help="join this running Ray cluster (ray://head:10001, "
+                   "head:6379 or auto) instead of starting Ray on this machine; needs --executor ray")
+    p.add_argument("--ray-gpus-per-video", type=positive_float, metavar="GPUS",
+                   help="GPUs each video asks Ray for (default 1 with --device cuda, else 0; 0.25 puts four "
+                   "videos on one GPU); needs --executor ray")
     p.add_argument("--overwrite", action="store_true", help=overwrite_help)
     add_device_flag(p, help_="where I3D runs (default cpu)")
+
+
+def executor_choice(args: argparse.Namespace) -> tuple[str | None, dict]:
+    """``--executor`` and its options; the Ray flags are refused with another executor."""
+    ray_options = {"address": args.ray_address, "gpus_per_job": args.ray_gpus_per_video}
+    options = {name: value for name, value in ray_options.items() if value is not None}
+    if options and args.executor != "ray":
+        raise SentilocError("--ray-address and --ray-gpus-per-video need --executor ray; add it or drop them")
+    if args.executor == "ray" and args.device == "cuda":
+        options.setdefault("gpus_per_job", 1.0)  # Ray hides the GPUs from a task that asks for none
+    return args.executor, options
 
 
 def extract_settings(args: argparse.Namespace, verb: str):
@@ -68,8 +89,10 @@ def _device(name: str) -> str:
 def cmd_extract(args: argparse.Namespace) -> int:
     from sentiloc.features.batch import extract_videos
 
+    executor, options = executor_choice(args)
     report = extract_videos(args.videos, Path(args.out), extract_settings(args, "extract"), workers=args.workers,
-                            overwrite=args.overwrite, device=_device(args.device))
+                            overwrite=args.overwrite, device=_device(args.device), executor=executor,
+                            executor_options=options)
     print(report.format())
     return 1 if report.failed else 0
 
@@ -77,9 +100,11 @@ def cmd_extract(args: argparse.Namespace) -> int:
 def cmd_build_dataset(args: argparse.Namespace) -> int:
     from sentiloc.features.build import build_dataset
 
+    executor, options = executor_choice(args)
     summary = build_dataset(args.videos, Path(args.annotations), Path(args.out), extract_settings(args, "build-dataset"),
                             test_fraction=args.test_fraction, seed=args.seed, workers=args.workers,
-                            overwrite=args.overwrite, device=_device(args.device))
+                            overwrite=args.overwrite, device=_device(args.device), executor=executor,
+                            executor_options=options)
     for key, value in summary.items():
         print(f"{key}: {value}")
     return 0

@@ -13,6 +13,7 @@ folder (a training run holding its lock) clears such files with :func:`remove_pa
 from __future__ import annotations
 
 import errno
+import glob
 import io
 import json
 import os
@@ -98,6 +99,17 @@ def remove_partial_writes(folder: Path) -> list[Path]:
     for path in stale:
         path.unlink(missing_ok=True)
     return stale
+
+
+def remove_stale_temps(path: Path) -> None:
+    """Delete the temp files that atomic writes of ``path`` left behind when their process was killed.
+
+    A killed process (SIGKILL, a power cut) skips the cleanup of :func:`_atomic_write`; call this
+    before writing ``path`` again, never while another process may be writing it.
+    """
+    path = Path(path)
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        tmp.unlink(missing_ok=True)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

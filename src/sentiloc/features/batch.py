@@ -1,13 +1,15 @@
 """``sentiloc extract``: video files -> ``features/{rgb,logmfcc,img}/<video>.npy`` + ``meta/<video>.json``.
 
-A run is three steps, each usable on its own:
+A run is three steps, each usable on its own, after :func:`check_output_folder` has refused an
+``out`` that cannot be a folder:
 
 1. :func:`plan_extraction` decides, writing nothing, which videos to extract: the inputs' video
-   files (two files that would share an id are refused), less the videos finished earlier with
-   the same settings (skipped) or with other ones (refused without ``overwrite``).
+   files (two files that would share an id are refused), less the videos finished earlier from
+   the same file content (:func:`~sentiloc.features.extract.source_fingerprint`) with the same
+   settings (skipped) or with other ones (refused without ``overwrite``).
 2. :func:`run_jobs` runs one picklable :class:`ExtractJob` per video through an executor chosen
-   by name (:mod:`sentiloc.features.executors`: ``local`` for one worker, ``process`` for more);
-   a video that fails is recorded and the others go on.
+   by name (:mod:`sentiloc.features.executors`: ``local`` for one worker, ``process`` for more,
+   ``ray`` on request); a video that fails is recorded and the others go on.
 3. :meth:`ExtractReport.of` tells what was extracted, skipped and failed.
 
 Each video's outputs are written atomically and its meta file last
@@ -18,9 +20,10 @@ rerun after a crash skips exactly the videos that finished.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.progress import progress_bar
@@ -66,6 +69,18 @@ def unique_ids(paths: Sequence[Path]) -> dict[str, Path]:
             raise SentilocError(f"{path} and {ids[video_id]}: both would be video {video_id!r}; rename one")
         ids[video_id] = Path(path)
     return ids
+
+
+def check_output_folder(out: Path) -> Path:
+    """``out`` when it is a folder or can become one; a one-line error when it, or a folder above it, is a file."""
+    out = Path(out)
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                where = "is" if folder == out else f"lies inside {folder}, which is"
+                raise SentilocError(f"{out}: the output folder {where} a file, not a folder; choose another --out")
+            return out
+    return out
 
 
 @dataclass
@@ -134,9 +149,14 @@ def default_executor(workers: int) -> str:
 
 
 def run_jobs(todo: dict[str, Path], out: Path, settings: ExtractSettings, executor: str, workers: int = 1,
-             progress: bool = True, device: str = "cpu") -> Iterator[tuple[ExtractJob, object]]:
-    """Extract ``todo`` through the executor named ``executor``: ``(job, None | exception)`` as videos finish."""
-    runner = EXECUTORS.get(executor)(workers, functools.partial(init_worker, settings, device))
+             progress: bool = True, device: str = "cpu",
+             executor_options: Mapping[str, Any] | None = None) -> Iterator[tuple[ExtractJob, object]]:
+    """Extract ``todo`` through the executor named ``executor``: ``(job, None | exception)`` as videos finish.
+
+    ``executor_options`` are that executor's own keyword arguments (``ray``: ``address``, ``gpus_per_job``).
+    """
+    runner = EXECUTORS.get(executor)(workers, functools.partial(init_worker, settings, device),
+                                     **(executor_options or {}))
     process_extractors(settings, device)  # fail on bad weights here, once, not in every job
     jobs = [ExtractJob(video_id, path, Path(out), settings, device, progress and runner.in_process)
             for video_id, path in todo.items()]
@@ -183,12 +203,15 @@ class ExtractReport:
 def extract_videos(
     inputs: Sequence[Path], out: Path, settings: ExtractSettings, workers: int = 1,
     overwrite: bool = False, progress: bool = True, device: str = "cpu", executor: str | None = None,
+    executor_options: Mapping[str, Any] | None = None,
 ) -> ExtractReport:
-    """Extract every video of ``inputs`` into ``out``: plan, run, report (see the module docstring).
+    """Extract every video of ``inputs`` into ``out``: check ``out``, plan, run, report (see the module docstring).
 
-    ``executor`` names a registered executor; by default ``local`` for one worker, ``process`` for more.
+    ``executor`` names a registered executor (by default ``local`` for one worker, ``process`` for
+    more) and ``executor_options`` are its own keyword arguments.
     """
+    check_output_folder(out)
     plan = plan_extraction(inputs, out, settings, overwrite)
     outcomes = run_jobs(plan.todo, out, settings, executor or default_executor(workers), workers, progress,
-                        device) if plan.todo else ()
+                        device, executor_options) if plan.todo else ()
     return ExtractReport.of(plan, outcomes)

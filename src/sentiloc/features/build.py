@@ -26,9 +26,10 @@ import csv
 import math
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -192,9 +193,13 @@ def _check_settings(out: Path, settings: ExtractSettings, overwrite: bool) -> No
 def build_dataset(
     videos: Sequence[Path], annotation_file: Path, out: Path, settings: ExtractSettings,
     test_fraction: float = 0.2, seed: int = 0, workers: int = 1, overwrite: bool = False, progress: bool = True,
-    device: str = "cpu",
+    device: str = "cpu", executor: str | None = None, executor_options: Mapping[str, Any] | None = None,
 ) -> dict:
-    """Extract the annotated videos and write the TSL-300 layout; returns a summary."""
+    """Extract the annotated videos and write the TSL-300 layout; returns a summary.
+
+    ``executor`` and ``executor_options`` choose what runs the extraction, as for
+    :func:`~sentiloc.features.batch.extract_videos`.
+    """
     out = Path(out)
     annotations = read_annotation_csv(annotation_file)
     files = unique_ids(expand_inputs(videos))
@@ -206,7 +211,8 @@ def build_dataset(
     splits = assign_splits(annotations, test_fraction, seed)
     extracted = out / EXTRACTED_DIR
     report = extract_videos([files[v] for v in sorted(annotations)], extracted, settings, workers,
-                            overwrite=overwrite, progress=progress, device=device)
+                            overwrite=overwrite, progress=progress, device=device, executor=executor,
+                            executor_options=executor_options)
     if report.failed:
         raise SentilocError("some videos could not be extracted (rerun to retry only those):\n" + report.format())
     metas = {vid: finished_meta(extracted, vid) for vid in annotations}

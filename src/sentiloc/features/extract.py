@@ -7,11 +7,14 @@ a mapping of stream name to extractor (weights load here, failing early and clea
 in turn (so memory does not grow with the video's length), and every extractor that reads audio
 gets the whole track, cut on the same snippet grid. :func:`write_extracted` stores the streams
 atomically and the meta file last, so the meta file is the "done" marker that
-:func:`finished_meta` reads. Many videos, resumably and in parallel: :mod:`sentiloc.features.batch`.
+:func:`finished_meta` reads; the meta file also records the source's :func:`source_fingerprint`,
+so a video replaced under the same name is extracted again. Many videos, resumably and in
+parallel: :mod:`sentiloc.features.batch`.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +22,7 @@ import numpy as np
 
 from sentiloc import __version__
 from sentiloc.core.errors import SentilocError
-from sentiloc.core.io import atomic_save_npy, atomic_write_json, id_problem, load_json
+from sentiloc.core.io import atomic_save_npy, atomic_write_json, id_problem, load_json, remove_stale_temps
 from sentiloc.core.progress import progress_bar
 from sentiloc.core.timebase import SNIPPET_FRAMES
 from sentiloc.data import layout
@@ -29,6 +32,11 @@ from sentiloc.features.settings import ExtractSettings
 from sentiloc.features.streams import selected
 
 META_DIR = "meta"
+
+#: Bytes read from each end of a video for its fingerprint.
+FINGERPRINT_END_BYTES = 1 << 20
+#: Names the fingerprint rule in the recorded value, so a future rule never matches an old record.
+FINGERPRINT_RULE = "sha256-size-first-last-1MiB"
 
 
 class Extractors(dict[str, Extractor]):
@@ -66,6 +74,25 @@ def video_id_for(path: Path) -> str:
     return video_id
 
 
+def source_fingerprint(path: Path) -> str:
+    """``"<rule>:<hex>"``: SHA-256 of the file's size (8 bytes, little-endian), its first MiB and its last MiB.
+
+    Reading 2 MiB instead of the whole file keeps a rerun's skip check instant on terabytes of
+    finished videos (docs/features.md, "The skip rule", has the measurements); any re-encoding,
+    trim or other clip changes the container header or the ends. The file's time stamps are left
+    out, so a copy (to a cluster's shared disk, say) is still recognised. A file shorter than
+    2 MiB is read twice, which changes nothing.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    digest = hashlib.sha256(size.to_bytes(8, "little"))
+    with path.open("rb") as handle:
+        digest.update(handle.read(FINGERPRINT_END_BYTES))
+        handle.seek(max(0, size - FINGERPRINT_END_BYTES))
+        digest.update(handle.read(FINGERPRINT_END_BYTES))
+    return f"{FINGERPRINT_RULE}:{digest.hexdigest()}"
+
+
 @dataclass
 class ExtractedVideo:
     """One video's streams on the snippet grid and its metadata."""
@@ -87,6 +114,7 @@ def extract_video(path: Path, extractors: Extractors, settings: ExtractSettings,
     """Decode ``path`` once and run every extractor on its snippets."""
     path = Path(path)
     video_id = video_id_for(path)
+    fingerprint = source_fingerprint(path)
     probe = probe_video(path)
     on_frames = extractors.reading("frames")
     outputs: dict[str, list] = {stream: [] for stream in on_frames}
@@ -113,6 +141,7 @@ def extract_video(path: Path, extractors: Extractors, settings: ExtractSettings,
         "video_id": video_id,
         "source": path.name,
         "source_bytes": path.stat().st_size,
+        "source_fingerprint": fingerprint,
         "fps": probe.fps,
         "n_frames": n_frames,
         "snippet_frames": SNIPPET_FRAMES,
@@ -139,19 +168,23 @@ def write_extracted(out: Path, extracted: ExtractedVideo) -> None:
     """Write the streams, then the meta file (the completion marker), each atomically.
 
     An earlier meta file goes first, so a run killed between two streams never leaves new and old
-    streams behind a marker that says "done".
+    streams behind a marker that says "done"; temp files such a run left for this video go too.
     """
-    meta_path(out, extracted.video_id).unlink(missing_ok=True)
+    meta = meta_path(out, extracted.video_id)
+    meta.unlink(missing_ok=True)
     for stream, rows in extracted.features.items():
+        remove_stale_temps(stream_path(out, stream, extracted.video_id))
         atomic_save_npy(stream_path(out, stream, extracted.video_id), rows.astype(np.float32))
-    atomic_write_json(meta_path(out, extracted.video_id), extracted.meta)
+    remove_stale_temps(meta)
+    atomic_write_json(meta, extracted.meta)
 
 
 def finished_meta(out: Path, video_id: str, source: Path | None = None) -> dict | None:
     """The meta of a completely extracted video in ``out``, or None when it must be (re)extracted.
 
-    With ``source``, a file of another size than the one extracted (a replaced or re-encoded video
-    under the same name) also needs extracting again. An unreadable meta file counts as unfinished.
+    With ``source``, a file whose :func:`source_fingerprint` differs from the recorded one (a
+    replaced or re-encoded video under the same name, or a record that has none) also needs
+    extracting again. An unreadable meta file counts as unfinished.
     """
     path = meta_path(out, video_id)
     if not path.is_file() or not all(stream_path(out, s, video_id).is_file() for s in layout.DEFAULT_MODALITIES):
@@ -162,6 +195,6 @@ def finished_meta(out: Path, video_id: str, source: Path | None = None) -> dict 
         return None
     if not isinstance(meta, dict) or not isinstance(meta.get("settings"), dict):
         return None
-    if source is not None and meta.get("source_bytes") != Path(source).stat().st_size:
+    if source is not None and meta.get("source_fingerprint") != source_fingerprint(source):
         return None
     return meta
