@@ -1,11 +1,11 @@
-"""``simulate`` and ``check-data``: datasets in, reports out."""
+"""``simulate``, ``check-data`` and ``import-annotations``: datasets in, reports out."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from sentiloc.cli._args import add_parser
+from sentiloc.cli._args import add_parser, positive_float, positive_int
 
 
 def _modalities(text: str) -> tuple:
@@ -28,50 +28,132 @@ def _dims(text: str) -> dict[str, int]:
     return dims
 
 
-def cmd_simulate(args: argparse.Namespace) -> int:
-    from sentiloc.data.simulate.tsl300 import SimulationSpec, simulate_dataset
+#: Options of one simulator each: given to the other task's simulator, they are refused.
+TSL_ONLY = {"videos": "--videos", "dims": "--dims", "face_missing": "--face-missing", "clicks": "--clicks",
+            "click_jitter": "--click-jitter", "max_duration": "--max-duration"}
+SPOTTING_ONLY = {"subjects": "--subjects", "videos_per_subject": "--videos-per-subject", "dim": "--dim",
+                 "max_seconds": "--max-seconds"}
 
-    spec = SimulationSpec(n_videos=args.videos, seed=args.seed, face_missing=args.face_missing,
-                          click_jitter_s=args.click_jitter, max_duration_s=args.max_duration, clicks=args.clicks)
-    if args.dims:
-        spec.dims = args.dims
-    summary = simulate_dataset(Path(args.out), spec, structure=args.structure, overwrite=args.overwrite)
+
+def _refuse_options(args: argparse.Namespace, options: dict[str, str], task: str) -> None:
+    from sentiloc.core.errors import SentilocError
+
+    given = [flag for name, flag in options.items() if getattr(args, name) is not None]
+    if given:
+        raise SentilocError(f"simulate --task {task}: {', '.join(given)} belong(s) to the other task's simulator; drop them")
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    if args.task == "spotting":
+        summary = _simulate_spotting(args)
+    else:
+        summary = _simulate_tsl300(args)
     for key, value in summary.items():
         print(f"{key}: {value}")
     return 0
 
 
-def cmd_check_data(args: argparse.Namespace) -> int:
-    from sentiloc.data.dataset import DataConfig
-    from sentiloc.data.validate import check_dataset
+def _simulate_tsl300(args: argparse.Namespace) -> dict:
+    from sentiloc.data.simulate.tsl300 import SimulationSpec, simulate_dataset
 
-    cfg = DataConfig(modalities=args.modalities, face=args.face or None)
-    report = check_dataset(Path(args.data), cfg)
+    _refuse_options(args, SPOTTING_ONLY, "localization")
+    spec = SimulationSpec(n_videos=args.videos, seed=args.seed, face_missing=args.face_missing,
+                          click_jitter_s=args.click_jitter or 0.0, max_duration_s=args.max_duration,
+                          clicks=args.clicks or "inside")
+    if args.dims:
+        spec.dims = args.dims
+    structure = Path(args.structure) if args.structure else None
+    return simulate_dataset(Path(args.out), spec, structure=structure, overwrite=args.overwrite)
+
+
+def _simulate_spotting(args: argparse.Namespace) -> dict:
+    from sentiloc.data.simulate.spotting import SpottingSimulationSpec, simulate_spotting
+
+    _refuse_options(args, TSL_ONLY, "spotting")
+    spec = SpottingSimulationSpec(structure=args.structure or "casme2", subjects=args.subjects,
+                                  videos_per_subject=args.videos_per_subject, seed=args.seed,
+                                  max_seconds=args.max_seconds)
+    if args.dim is not None:
+        spec.dim = args.dim
+    return simulate_spotting(Path(args.out), spec, overwrite=args.overwrite)
+
+
+def cmd_check_data(args: argparse.Namespace) -> int:
+    from sentiloc.data.spotting import layout as spotting_layout
+
+    data = Path(args.data)
+    task = args.task or ("spotting" if (data / spotting_layout.VIDEOS_FILE).exists() else "localization")
+    if task == "spotting":
+        from sentiloc.data.spotting.validate import check_spotting_dataset
+
+        report = check_spotting_dataset(data)
+    else:
+        from sentiloc.data.dataset import DataConfig
+        from sentiloc.data.validate import check_dataset
+
+        report = check_dataset(data, DataConfig(modalities=args.modalities, face=args.face or None))
     print(report.format())
     return 0 if report.ok else 1
 
 
+def cmd_import_annotations(args: argparse.Namespace) -> int:
+    from sentiloc.data.spotting.importers import ImportOptions, import_annotations
+
+    options = ImportOptions(fps=args.fps, first_frame=args.first_frame, points=args.points,
+                            allow_pickle=args.allow_pickle)
+    summary = import_annotations(args.format, Path(args.sheet), Path(args.out), options, overwrite=args.overwrite)
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    return 0
+
+
 def register(verbs: argparse._SubParsersAction) -> None:
-    p = add_parser(verbs, "simulate", help="write a simulated dataset in the TSL-300 layout")
+    p = add_parser(verbs, "simulate", help="write a simulated dataset in the TSL-300 or the spotting layout")
     p.add_argument("out", help="output folder")
-    p.add_argument("--structure", type=Path, help="copy ids, durations, fps, segments and clicks from this TSL-300 folder")
+    p.add_argument("--task", default="localization", choices=["localization", "spotting"],
+                   help="localization (default): the TSL-300 layout; spotting: the facial-expression spotting layout")
+    p.add_argument("--structure", help="localization: copy ids, durations, fps, segments and clicks from this "
+                   "TSL-300 folder; spotting: casme2 (default) or samm, the dataset whose size and fps are imitated")
     p.add_argument("--videos", type=int, help="number of videos (default: all of the structure, 300 built-in)")
     p.add_argument("--seed", type=int, default=0, help="seed of everything simulated (default 0)")
     p.add_argument("--dims", type=_dims, help="feature dims, e.g. rgb=1024,logmfcc=768,img=1024")
     p.add_argument("--face-missing", type=float, help="fraction of snippets without a face (default 0.15)")
-    p.add_argument("--clicks", default="inside", choices=["inside", "noisy", "real"],
+    p.add_argument("--clicks", choices=["inside", "noisy", "real"],
                    help="inside (default): one click inside each training segment, as point supervision is "
                    "defined; noisy: 51%% of clicks aimed outside their segment, like the 41%% of real TSL-300 "
                    "clicks that miss every dense segment (a robustness setting: simulated evidence lies only "
                    "in the segments); real: the annotators' own files of --structure")
-    p.add_argument("--click-jitter", type=float, default=0.0, help="jitter every click by up to this many seconds")
+    p.add_argument("--click-jitter", type=float, help="jitter every click by up to this many seconds (default 0)")
     p.add_argument("--max-duration", type=float, help="cap video durations (seconds) for small, fast datasets")
+    p.add_argument("--subjects", type=positive_int, help="spotting: number of subjects (default: the structure's)")
+    p.add_argument("--videos-per-subject", type=positive_int,
+                   help="spotting: videos per subject (default: the structure's, about 4 or 5)")
+    p.add_argument("--dim", type=positive_int, help="spotting: feature dimensions (default 32)")
+    p.add_argument("--max-seconds", type=positive_float, help="spotting: cap video durations (seconds, >= 5)")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     p.set_defaults(handler=cmd_simulate)
 
-    p = add_parser(verbs, "check-data", help="report every problem of a TSL-300-layout dataset")
+    p = add_parser(verbs, "check-data", help="report every problem of a TSL-300- or spotting-layout dataset")
     p.add_argument("data", help="dataset folder")
+    p.add_argument("--task", choices=["localization", "spotting"],
+                   help="the dataset's layout (default: spotting when the folder has videos.csv, else localization)")
     p.add_argument("--modalities", type=_modalities, default="rgb,logmfcc,img",
                    help="streams as NAME[:FRAMES_PER_SNIPPET], e.g. rgb:16,logmfcc,img (default rgb,logmfcc,img)")
     p.add_argument("--face", default="img", help="the face stream (all-zero rows = no face); '' for none")
     p.set_defaults(handler=cmd_check_data)
+
+    p = add_parser(verbs, "import-annotations",
+                   help="convert CAS(ME)2, SAMM-LV or GIM annotations into the spotting layout")
+    p.add_argument("sheet", help="the annotation sheet (.xlsx or .csv; for gim the <DS>-Annotations folder)")
+    p.add_argument("--format", required=True, choices=["casme2", "samm", "gim"], help="where the annotations come from")
+    p.add_argument("--out", required=True, help="dataset folder to write videos.csv, annotations.csv (and points.csv) into")
+    p.add_argument("--fps", type=positive_float, help="native frame rate for videos.csv (default: casme2 30, samm 200)")
+    p.add_argument("--first-frame", type=int, default=0,
+                   help="the number the source gives the first frame (1 if it counts images from 1; default 0)")
+    p.add_argument("--points", choices=["none", "apex", "released"],
+                   help="points.csv: none, apex (each instance's apex as its click) or released (GIM's clicks); "
+                   "default: released for gim, none for sheets")
+    p.add_argument("--allow-pickle", action="store_true",
+                   help="gim: unpickle the released object arrays (unpickling can run code: trusted files only)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing videos.csv/annotations.csv/points.csv")
+    p.set_defaults(handler=cmd_import_annotations)

@@ -231,3 +231,12 @@ def read_ground_truth(root: Path) -> dict[str, dict]:
                                  for i in instances[video_id]]}
         for video_id, video in videos.items()
     }
+
+
+def csv_text(header: tuple[str, ...], rows: list[tuple]) -> str:
+    """The text of a CSV file in this layout: ``header``, then ``rows``, with ``\\n`` line ends."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
