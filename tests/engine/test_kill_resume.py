@@ -1,0 +1,155 @@
+"""Kill -9 a real ``sentiloc train`` at several points; ``--resume`` ends where an uninterrupted run ends.
+
+Each case starts ``python -m sentiloc train`` through ``stall.py`` (this folder), which stalls the
+process at a chosen point: mid-epoch after an optimiser step, between a checkpoint's complete temp
+file and its rename, or before the first checkpoint. The test SIGKILLs it there, resumes the run
+in-process and compares with an uninterrupted run of the same seed on CPU: every logged loss and
+validation score, the weights of ``last.pt`` and ``best.pt``, and the test metrics of ``predict``
++ ``evaluate`` on ``best.pt`` (to 1e-6).
+
+The data: 12 simulated videos of at most 40 s (8 train, 2 of them validation, so 3 optimiser
+steps of 2 videos per epoch), a model with 8 hidden units, 3 epochs. A case takes ~15 s on 2
+busy cores (a subprocess start is most of it), so the kill during the rename of ``last.pt``
+runs by default and the other cases are marked slow.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from sentiloc.apps.predict import predict_split
+from sentiloc.cli import main
+from sentiloc.core.io import PARTIAL_WRITE
+from sentiloc.engine.checkpoint import load_checkpoint
+from sentiloc.evaluation import evaluate_detection, load_ground_truth
+
+STALL = Path(__file__).with_name("stall.py")
+STEPS_PER_EPOCH = 3
+TINY = ["--epochs", "3", "--set", "model.hidden=8", "--set", "model.heads=2", "--set", "model.gsp_hidden=16",
+        "--set", "model.trunk_hidden=16", "--set", "train.batch_size=2", "--set", "train.micro_batch=2",
+        "--set", "data.val_fraction=0.25", "--set", "train.num_threads=1"]
+
+
+def train_args(data: Path, run: Path) -> list[str]:
+    return ["-q", "train", "--config", "fsenet_point", "--data", str(data), "--out", str(run), *TINY]
+
+
+def outcome(data: Path, run: Path) -> dict[str, Any]:
+    """What a finished run leaves: history without wall times, both checkpoints' weights, test metrics."""
+    summary = json.loads((run / "summary.json").read_text())
+    history = [{k: v for k, v in record.items() if not k.startswith("time/")} for record in summary["history"]]
+    predictions = predict_split(run / "best.pt", data, "test", run.parent / f"{run.name}_test.json", overwrite=True)
+    metrics = evaluate_detection(load_ground_truth(data / "gt.json"), predictions, "test").to_json()
+    return {"history": history, "best": summary["best"], "metrics": metrics,
+            **{name: load_checkpoint(run / name)["model"] for name in ("last.pt", "best.pt")}}
+
+
+def assert_same(resumed: Any, reference: Any, where: str = "") -> None:
+    """Equal structure; numbers and tensors equal to 1e-6."""
+    if isinstance(reference, dict):
+        assert sorted(resumed) == sorted(reference), where
+        for key in reference:
+            assert_same(resumed[key], reference[key], f"{where}/{key}")
+    elif isinstance(reference, list):
+        assert len(resumed) == len(reference), where
+        for k, (a, b) in enumerate(zip(resumed, reference)):
+            assert_same(a, b, f"{where}[{k}]")
+    elif isinstance(reference, torch.Tensor):
+        torch.testing.assert_close(resumed, reference, rtol=0, atol=1e-6, msg=where)
+    elif isinstance(reference, float):
+        assert resumed == pytest.approx(reference, rel=0, abs=1e-6), where
+    else:
+        assert resumed == reference, where
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("kill") / "data"
+    assert main(["-q", "simulate", str(root), "--videos", "12", "--max-duration", "40",
+                 "--dims", "rgb=8,logmfcc=6,img=8"]) == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def reference(data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    run = tmp_path_factory.mktemp("uninterrupted") / "run"
+    assert main(train_args(data, run)) == 0
+    return outcome(data, run)
+
+
+def kill_at(point: str, data: Path, run: Path) -> None:
+    """Start the training subprocess stalling at ``point`` (see stall.py) and SIGKILL it there."""
+    marker, log = run.parent / "stalled", run.parent / "stderr.txt"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen([sys.executable, str(STALL), point, str(marker), "--", *train_args(data, run)],
+                                stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert proc.poll() is None, f"the run ended before {point}: {log.read_text()}"
+            assert time.monotonic() < deadline, f"no stall at {point} within 120 s"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (run / "summary.json").exists()
+
+
+def resume(data: Path, run: Path) -> None:
+    assert main(["-q", "train", "--resume", "--data", str(data), "--out", str(run)]) == 0
+    assert not [p.name for p in run.iterdir() if PARTIAL_WRITE.fullmatch(p.name)]
+
+
+@pytest.mark.slow
+def test_killed_mid_epoch_resumes_to_the_uninterrupted_run(data: Path, reference: dict[str, Any],
+                                                           tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    kill_at(f"step={STEPS_PER_EPOCH + 1}", data, run)  # one optimiser step into the second epoch
+    assert load_checkpoint(run / "last.pt")["epoch"] == 1
+    resume(data, run)
+    assert_same(outcome(data, run), reference)
+
+
+@pytest.mark.parametrize(("point", "epochs_in_last"), [
+    pytest.param("write=last.pt:2", 1, id="last.pt-of-epoch-2"),
+    pytest.param("write=best.pt:1", None, id="first-best.pt", marks=pytest.mark.slow),
+])
+def test_killed_while_writing_a_checkpoint_resumes_to_the_uninterrupted_run(
+        point: str, epochs_in_last: int | None, data: Path, reference: dict[str, Any], tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    kill_at(point, data, run)
+    name = point.partition("=")[2].partition(":")[0]
+    assert [p.name for p in run.glob(f".{name}.*.tmp")], "killed before the temp file was complete"
+    if epochs_in_last is None:
+        assert not (run / "last.pt").exists()
+    else:
+        assert load_checkpoint(run / "last.pt")["epoch"] == epochs_in_last  # the old file, never half-written
+    resume(data, run)
+    assert_same(outcome(data, run), reference)
+
+
+@pytest.mark.slow
+def test_killed_before_the_first_checkpoint_resume_starts_afresh(data: Path, reference: dict[str, Any],
+                                                                 tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    kill_at("step=1", data, run)
+    assert (run / "config.yaml").is_file() and not (run / "last.pt").exists()
+    capsys.readouterr()
+    resume(data, run)
+    err = capsys.readouterr().err
+    assert "no last.pt yet (stopped during the first epoch); starting the run afresh with its config.yaml" in err
+    assert_same(outcome(data, run), reference)
