@@ -311,3 +311,18 @@ def test_matching_agrees_with_a_pair_by_pair_oracle(gt_rows: list, pred_rows: li
     # few distinct scores, so ties between predictions are common
     gt, preds = ground_truth(gt_rows), predicted(pred_rows, scores)
     assert counts(evaluate_spotting(gt, preds, iou=convention)) == naive_counts(gt, preds, convention)
+
+
+def test_ground_truth_through_the_data_folder_reader(tmp_path: Path) -> None:
+    (tmp_path / "videos.csv").write_text("video,subject,fps,n_frames\nv1,s1,30,100\nv2,s2,200,50\n", encoding="utf-8")
+    (tmp_path / "annotations.csv").write_text("video,onset,apex,offset,type\nv1,10,12,19,macro\nv2,3,4,5,micro\n",
+                                              encoding="utf-8")
+    evaluator = EVALUATORS.get("spotting")
+    gt = evaluator.load_ground_truth(tmp_path)
+    assert gt["v1"] == video("s1", [instance(10, 19, apex=12)], n_frames=100)
+    preds = results({"v1": [prediction(10, 14, 0.9, apex=12)], "v2": [prediction(3, 5, 0.8, "micro", apex=4)]})
+    # v1: [10, 14] vs [10, 19] continuous 4/9 -> miss; v2: exact -> TP. MaE FP 1 FN 1, ME TP 1
+    result = evaluator.evaluate(gt, preds, "all")
+    assert counts(result, "MaE") == (0, 1, 1) and counts(result, "ME") == (1, 0, 0)
+    with pytest.raises(SentilocError, match="videos.csv"):
+        evaluator.load_ground_truth(tmp_path / "missing")

@@ -33,6 +33,7 @@ import numpy as np
 
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.io import load_json
+from sentiloc.data.spotting.annotations import read_ground_truth
 from sentiloc.data.spotting.batch import EXPRESSION_TYPES
 from sentiloc.postprocess.spotting import check_convention, interval_iou
 
@@ -54,8 +55,6 @@ _PREDICTION_FORM = ('{"onset": int, "apex": int, "offset": int, "type": "macro"|
 
 def load_ground_truth(path: Path | str) -> dict:
     """The validated ground truth of a spotting DATA folder (``videos.csv`` + ``annotations.csv``)."""
-    from sentiloc.data.spotting.annotations import read_ground_truth
-
     return read_ground_truth(Path(path))
 
 
