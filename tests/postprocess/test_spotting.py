@@ -25,7 +25,8 @@ from sentiloc.postprocess.spotting import (
 )
 
 #: No length, score or count limits: the scoring steps alone.
-OPEN = dict(min_length=(1, 1), max_length=(10_000, 10_000), min_score=(-10.0, -10.0), max_per_video=(100, 100))
+OPEN = {"min_length": (1, 1), "max_length": (10_000, 10_000), "min_score": (-10.0, -10.0),
+        "max_per_video": (100, 100)}
 
 
 def spots(rows: list[tuple[int, int, int, float]]) -> Spots:

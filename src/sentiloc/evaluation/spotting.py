@@ -24,7 +24,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, pairwise
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -266,7 +266,7 @@ def match(gt: _Intervals, pred: _Intervals, score: np.ndarray, convention: str) 
     order, group, iou, reaches = order[by_round], group[by_round], iou[by_round], reaches[by_round]
     bounds = np.searchsorted(rank[by_round], np.arange(int(rank.max(initial=-1)) + 2))
     taken = np.zeros(gt_onset.shape, dtype=bool)
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
+    for lo, hi in pairwise(bounds):
         g = group[lo:hi]
         free = reaches[lo:hi] & ~taken[g]
         best = np.argmax(np.where(free, iou[lo:hi], -np.inf), axis=1)
