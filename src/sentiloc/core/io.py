@@ -173,6 +173,9 @@ def load_json(path: Path, what: str) -> Any:
         ) from None
     except RecursionError:
         raise SentilocError(f"{path}: {what} is nested too deeply to be a sentiloc file; regenerate it") from None
+    except ValueError as exc:  # an integer of more digits than Python converts (sys.get_int_max_str_digits)
+        raise SentilocError(f"{path}: {what} holds a number Python refuses to read ({_short(exc)}); "
+                            "fix or regenerate the file") from None
 
 
 def load_npy(path: Path, root: Path | None = None, mmap: bool = False) -> np.ndarray:

@@ -320,18 +320,23 @@ def _tiou(start_s: np.ndarray, end_s: np.ndarray, group: np.ndarray, gt_start: n
 
     The arithmetic is the reference's term for term (addition order aside, which is exact), so a
     tIoU equal to a threshold stays equal. It runs in place on the gathered copies: with ~50,000
-    pairs, fresh temporaries would cost as much as the arithmetic.
+    pairs, fresh temporaries would cost as much as the arithmetic. NaN padding is expected; a union
+    past the float range (bounds near 1e308 s) is inf, its tIoU 0, and logged once instead of numpy's
+    overflow warning.
     """
     intersection = np.minimum(end_s[:, None], gt_end[group])
     lower = gt_start[group]
     intersection -= np.maximum(start_s[:, None], lower)
     np.maximum(intersection, 0.0, out=intersection)
-    union = gt_end[group]
-    union -= lower
-    union += (end_s - start_s)[:, None]
-    union -= intersection
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        union = gt_end[group]
+        union -= lower
+        union += (end_s - start_s)[:, None]
+        union -= intersection
         tiou = np.divide(intersection, union, out=intersection)
+    if np.isinf(union).any():
+        logger.warning("a prediction and a ground-truth segment span more than the float range (bounds near 1e308 s); "
+                       "such pairs count as misses (tIoU 0); check the segments' units")
     tiou[np.isnan(lower)] = -np.inf
     return tiou
 

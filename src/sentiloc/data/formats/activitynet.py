@@ -50,7 +50,10 @@ def finite_number(value: object) -> float:
     """A finite float from a JSON number or numeric string; ``ValueError`` otherwise (booleans too)."""
     if isinstance(value, bool):
         raise ValueError("boolean")
-    number = float(value)  # type: ignore[arg-type]
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except OverflowError:  # an integer past the float range
+        raise ValueError("not finite") from None
     if not math.isfinite(number):
         raise ValueError("not finite")
     return number
