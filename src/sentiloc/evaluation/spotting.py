@@ -180,16 +180,19 @@ def _flatten(per_video: list[list[Mapping]], video: list[int]) -> _Intervals:
     type_number = {name: t for t, name in enumerate(EXPRESSION_TYPES)}
     columns = [np.fromiter(map(itemgetter(key), entries), dtype=np.int64, count=n) for key in _FIELDS]
     types = np.fromiter((type_number[e["type"]] for e in entries), dtype=np.int64, count=n)
-    owners = np.repeat(np.asarray(video, dtype=np.int64), [len(x) for x in per_video]).astype(np.int64)
+    owners = np.repeat(np.asarray(video, dtype=np.int64), [len(x) for x in per_video])
     return _Intervals(owners, types, *columns)
 
 
+def subset_videos(ground_truth: Mapping, subset: str) -> list[str]:
+    """Videos of ``subset``: every video for ``"all"``, else those of the subject ``subset`` (maybe none)."""
+    return [v for v, entry in ground_truth.items() if subset == "all" or entry["subject"] == subset]
+
+
 def selected_videos(ground_truth: Mapping, subset: str) -> list[str]:
-    """Videos scored under ``subset``: ``"all"`` or one subject id; an unknown subject is a one-line error."""
-    if subset == "all":
-        return list(ground_truth)
-    videos = [video_id for video_id, entry in ground_truth.items() if entry["subject"] == subset]
-    if not videos:
+    """:func:`subset_videos`, with a one-line error when ``subset`` is no subject of the ground truth."""
+    videos = subset_videos(ground_truth, subset)
+    if not videos and subset != "all":
         subjects = sorted({str(entry["subject"]) for entry in ground_truth.values()})
         raise SentilocError(f"subset {subset!r} is no subject of the ground truth; use 'all' or one of {subjects}")
     return videos
@@ -197,8 +200,7 @@ def selected_videos(ground_truth: Mapping, subset: str) -> list[str]:
 
 def has_instances(ground_truth: Mapping, subset: str) -> bool:
     """Whether the videos of ``subset`` hold at least one annotated instance (False for an unknown subject)."""
-    videos = list(ground_truth) if subset == "all" else [v for v, e in ground_truth.items() if e["subject"] == subset]
-    return any(ground_truth[video_id]["instances"] for video_id in videos)
+    return any(ground_truth[video_id]["instances"] for video_id in subset_videos(ground_truth, subset))
 
 
 def _kept_predictions(ground_truth: Mapping, predictions: Mapping, videos: list[str]) -> tuple[list, list[int]]:
@@ -240,7 +242,7 @@ def _padded(gt: _Intervals) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     """Ground truth per (video, type) group, in listed order: sorted group keys, ``(G, W)`` onsets
     and offsets, and the ``(G, W)`` index of each slot's interval in ``gt`` (-1 on padding)."""
     keys, group = np.unique(gt.group, return_inverse=True)
-    width = int(np.bincount(group).max(initial=1)) if len(group) else 1
+    width = int(np.bincount(group).max(initial=1))
     slot = _within_group_rank(group)
     onset, offset = np.zeros((len(keys), width)), np.zeros((len(keys), width))
     row = np.full((len(keys), width), -1, dtype=np.int64)
