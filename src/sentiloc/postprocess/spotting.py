@@ -26,7 +26,7 @@ sequential by definition); everything per frame or per run is an array operation
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -147,8 +147,7 @@ class Spots:
     @staticmethod
     def concat(parts: list[Spots]) -> Spots:
         """All ``parts`` in one, best first (ties keep the order of ``parts``)."""
-        joined = Spots(*(np.concatenate([getattr(p, name) for p in parts])
-                         for name in ("start", "end", "apex", "type_index", "score")))
+        joined = Spots(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Spots)))
         return joined.select(np.argsort(-joined.score, kind="stable"))
 
 
