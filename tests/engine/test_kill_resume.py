@@ -27,6 +27,7 @@ import pytest
 import torch
 
 from sentiloc.apps.predict import predict_split
+from sentiloc.apps.train import LOCK_NAME
 from sentiloc.cli import main
 from sentiloc.core.io import PARTIAL_WRITE
 from sentiloc.engine.checkpoint import load_checkpoint
@@ -153,3 +154,16 @@ def test_killed_before_the_first_checkpoint_resume_starts_afresh(data: Path, ref
     err = capsys.readouterr().err
     assert "no last.pt yet (stopped during the first epoch); starting the run afresh with its config.yaml" in err
     assert_same(outcome(data, run), reference)
+
+
+def test_killed_before_its_config_was_written_the_run_starts_again_without_overwrite(
+        data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / LOCK_NAME).write_text("4242\n")  # the lock file of a killed run: no live process holds it
+    (run / ".config.yaml.0123456789ab.tmp").write_text("task: local")  # its half-written config
+    assert main(["-q", "train", "--resume", "--data", str(data), "--out", str(run)]) == 1
+    assert "nothing to resume (no last.pt or config.yaml); start the run with --config" in capsys.readouterr().err
+    assert main([*train_args(data, run), "--epochs", "1"]) == 0
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".")) == [LOCK_NAME]
+    assert load_checkpoint(run / "last.pt")["epoch"] == 1
