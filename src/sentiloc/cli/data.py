@@ -82,7 +82,7 @@ def cmd_check_data(args: argparse.Namespace) -> int:
     from sentiloc.data.spotting import layout as spotting_layout
 
     data = Path(args.data)
-    task = args.task or ("spotting" if (data / spotting_layout.VIDEOS_FILE).exists() else "localization")
+    task = args.task or ("spotting" if spotting_layout.is_spotting_folder(data) else "localization")
     if task == "spotting":
         from sentiloc.data.spotting.validate import check_spotting_dataset
 
@@ -136,7 +136,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p = add_parser(verbs, "check-data", help="report every problem of a TSL-300- or spotting-layout dataset")
     p.add_argument("data", help="dataset folder")
     p.add_argument("--task", choices=["localization", "spotting"],
-                   help="the dataset's layout (default: spotting when the folder has videos.csv, else localization)")
+                   help="the dataset's layout (default: spotting when the folder has videos.csv, annotations.csv or "
+                   "points.csv and no gt.json, else localization)")
     p.add_argument("--modalities", type=_modalities, default="rgb,logmfcc,img",
                    help="streams as NAME[:FRAMES_PER_SNIPPET], e.g. rgb:16,logmfcc,img (default rgb,logmfcc,img)")
     p.add_argument("--face", default="img", help="the face stream (all-zero rows = no face); '' for none")
