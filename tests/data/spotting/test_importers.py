@@ -59,7 +59,7 @@ def test_casme2_sheet_without_header(tmp_path: Path) -> None:
 
 
 def test_casme2_csv_export_with_a_loose_header(tmp_path: Path) -> None:
-    header = ["Participant", " Video Name ", "ONSET", "Apex Frame", "offset", "AUs", "Emotion", "Expression type"]
+    header = ["Participant", " Video Name ", "Onset Frame", "Apex Frame", "offset", "AUs", "Emotion", "Expression type"]
     sheet = csv_file(tmp_path / "casme2.csv", [header] + CASME2_ROWS)
     import_annotations("casme2", sheet, tmp_path / "data", ImportOptions(first_frame=1, points="apex"))
     assert (tmp_path / "data" / "annotations.csv").read_text().splitlines()[1] == "1_anger1,556,571,607,macro"
@@ -116,6 +116,15 @@ def test_gim_import_with_allow_pickle(tmp_path: Path) -> None:
     (tmp_path / "data" / "videos.csv").write_text("video,subject,fps,n_frames\ns15_0101,s15,30,60\ns16_0102,s16,30,60\n")
     points = read_points(tmp_path / "data", read_videos(tmp_path / "data"))
     assert [p.frame for p in points["s15_0101"]] == [14, 40]
+
+
+def test_gim_text_arrays_need_no_pickle(tmp_path: Path) -> None:
+    folder = _gim_folder(tmp_path / "CASME2-Annotations", [[[10, 20, 15], [38, 44, 41]], [[5, 12, 9]]])
+    np.save(folder / "videoname.npy", np.array(["s15_0101", "s16_0102"]))
+    with pytest.raises(SentilocError, match="segments.npy: a pickled NumPy object array"):
+        import_annotations("gim", folder, tmp_path / "data", ImportOptions())
+    summary = import_annotations("gim", folder, tmp_path / "data", ImportOptions(allow_pickle=True, points="apex"))
+    assert summary["videos"] == 2 and summary["clicks"] == 3
 
 
 def test_existing_files_are_kept_without_overwrite(tmp_path: Path) -> None:

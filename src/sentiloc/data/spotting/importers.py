@@ -142,7 +142,7 @@ def _column_map(path: Path, rows: list[list[object]], sheet: SheetFormat) -> tup
     """Column index of each field, and the index of the first data row."""
     for number, row in enumerate(rows[:HEADER_ROWS]):
         cells = [_normal(c) if c is not None else "" for c in row]
-        if "onset" in cells and "offset" in cells:
+        if set(cells) & set(sheet.columns["onset"]) and set(cells) & set(sheet.columns["offset"]):
             found = {name: next((cells.index(a) for a in aliases if a in cells), None)
                      for name, aliases in sheet.columns.items()}
             missing = [name for name, index in found.items() if index is None]
@@ -233,6 +233,8 @@ def _load_pickled(path: Path, allow_pickle: bool) -> list:
     except SentilocError as exc:
         if "values, not numbers" not in str(exc):
             raise
+        if "holds object values" not in str(exc):
+            return np.load(path, allow_pickle=False).tolist()  # text arrays such as videoname: no pickle inside
     if not allow_pickle:
         raise SentilocError(f"{path}: a pickled NumPy object array, and unpickling a file can run arbitrary code; "
                             "pass --allow-pickle only for files from a source you trust")
