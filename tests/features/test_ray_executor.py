@@ -11,6 +11,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sentiloc.cli import main
 from sentiloc.core.errors import SentilocError
@@ -137,6 +139,19 @@ def test_jobs_in_flight_is_capped_by_the_cluster():
     assert jobs_in_flight(2, {"CPU": 8.0}, 0.0) == 2
     with pytest.raises(SentilocError, match="too few for one job"):
         jobs_in_flight(2, {"CPU": 8.0}, 1.0)
+
+
+@given(workers=st.integers(1, 64), cpus=st.integers(1, 256), gpus=st.integers(0, 16),
+       share=st.sampled_from([0.0, 0.1, 0.25, 0.3, 0.5, 1.0, 2.0]))
+def test_jobs_in_flight_is_the_most_the_cluster_holds(workers, cpus, gpus, share):
+    cluster = {"CPU": float(cpus), "GPU": float(gpus)}
+    if share > gpus:
+        with pytest.raises(SentilocError):
+            jobs_in_flight(workers, cluster, share)
+        return
+    n = jobs_in_flight(workers, cluster, share)
+    assert 1 <= n <= min(workers, cpus) and n * share <= gpus + 1e-9
+    assert n == min(workers, cpus) or (n + 1) * share > gpus + 1e-9  # one more would not fit
 
 
 def test_without_ray_the_executor_names_the_install_command(monkeypatch, clips, tmp_path, capsys):
