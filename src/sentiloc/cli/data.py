@@ -43,16 +43,6 @@ def _refuse_options(args: argparse.Namespace, options: dict[str, str], task: str
         raise SentilocError(f"simulate --task {task}: {', '.join(given)} belong(s) to the other task's simulator; drop them")
 
 
-def cmd_simulate(args: argparse.Namespace) -> int:
-    if args.task == "spotting":
-        summary = _simulate_spotting(args)
-    else:
-        summary = _simulate_tsl300(args)
-    for key, value in summary.items():
-        print(f"{key}: {value}")
-    return 0
-
-
 def _simulate_tsl300(args: argparse.Namespace) -> dict:
     from sentiloc.data.simulate.tsl300 import SimulationSpec, simulate_dataset
 
@@ -78,20 +68,32 @@ def _simulate_spotting(args: argparse.Namespace) -> dict:
     return simulate_spotting(Path(args.out), spec, overwrite=args.overwrite)
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    summary = {"localization": _simulate_tsl300, "spotting": _simulate_spotting}[args.task](args)
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+def _check_tsl300(data: Path, args: argparse.Namespace):
+    from sentiloc.data.dataset import DataConfig
+    from sentiloc.data.validate import check_dataset
+
+    return check_dataset(data, DataConfig(modalities=args.modalities, face=args.face or None))
+
+
+def _check_spotting(data: Path, _args: argparse.Namespace):
+    from sentiloc.data.spotting.validate import check_spotting_dataset
+
+    return check_spotting_dataset(data)
+
+
 def cmd_check_data(args: argparse.Namespace) -> int:
-    from sentiloc.data.spotting import layout as spotting_layout
+    from sentiloc.data.spotting.layout import is_spotting_folder
 
     data = Path(args.data)
-    task = args.task or ("spotting" if spotting_layout.is_spotting_folder(data) else "localization")
-    if task == "spotting":
-        from sentiloc.data.spotting.validate import check_spotting_dataset
-
-        report = check_spotting_dataset(data)
-    else:
-        from sentiloc.data.dataset import DataConfig
-        from sentiloc.data.validate import check_dataset
-
-        report = check_dataset(data, DataConfig(modalities=args.modalities, face=args.face or None))
+    task = args.task or ("spotting" if is_spotting_folder(data) else "localization")
+    report = {"localization": _check_tsl300, "spotting": _check_spotting}[task](data, args)
     print(report.format())
     return 0 if report.ok else 1
 
