@@ -19,6 +19,7 @@ from sentiloc.data.spotting.dataset import (
     SpottingDataConfig,
     SpottingDataset,
     collate_spotting,
+    feature_dim,
     load_points,
     pool_to_working,
     stride_of,
@@ -112,7 +113,8 @@ def test_batches_pad_and_mask(data: Path) -> None:
 def test_without_points_a_batch_has_no_clicks(data: Path) -> None:
     videos = list(read_videos(data).values())
     batch = collate_spotting([SpottingDataset(data, videos, SpottingDataConfig())[i] for i in range(2)])
-    assert batch.point_t.shape == (2, 0) and batch.point_mask.shape == (2, 0)
+    # one masked-out click column, so reductions over clicks stay defined
+    assert batch.point_t.shape == batch.point_mask.shape == (2, 1) and not batch.point_mask.any()
 
 
 def test_standardisation_uses_the_given_stats(data: Path) -> None:
@@ -150,6 +152,14 @@ def test_onsets_and_offsets_never_reach_a_point_batch(data: Path) -> None:
         assert intact.keys() == other.keys()
         for key in intact:
             assert torch.equal(intact[key], other[key]), key
+
+
+def test_feature_dim_reads_the_header(data: Path) -> None:
+    videos = list(read_videos(data).values())
+    assert feature_dim(data, videos) == DIM
+    np.save(data / "features" / "s1_a.npy", np.zeros(40, np.float32))
+    with pytest.raises(SentilocError, match=r"s1_a.npy: expected a 2-D array \(n_frames, dim\), got shape \(40,\)"):
+        feature_dim(data, videos)
 
 
 def test_an_empty_split_is_refused(data: Path) -> None:

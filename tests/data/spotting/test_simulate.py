@@ -9,13 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sentiloc.cli import main
 from sentiloc.core.errors import SentilocError
 from sentiloc.data.simulate.spotting import (
+    STRUCTURES,
     SpottingSimulationSpec,
     directions,
     draw_clicks,
+    draw_instances,
     intensity_profile,
     simulate_spotting,
 )
@@ -48,6 +52,20 @@ def test_clicks_stay_inside_their_instance() -> None:
     for seed in range(50):
         for click, instance in zip(draw_clicks(np.random.default_rng(seed), instances), instances):
             assert instance.onset <= click.frame <= instance.offset and click.type == instance.type
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["casme2", "samm"]), st.floats(5.0, 150.0), st.integers(0, 2**32 - 1))
+def test_drawn_instances_fit_their_video(structure: str, seconds: float, seed: int) -> None:
+    shape = STRUCTURES.get(structure)
+    n_frames = int(seconds * shape.fps)
+    instances = draw_instances(np.random.default_rng(seed), shape, n_frames)
+    for a, b in zip(instances, instances[1:]):
+        assert a.offset < b.onset
+    for instance in instances:
+        assert shape.fps <= instance.onset <= instance.apex <= instance.offset < n_frames - shape.fps
+        length_s = (instance.offset - instance.onset + 1) / shape.fps
+        assert (0.5 <= length_s <= 4.0) if instance.type == "macro" else (length_s < 0.5)
 
 
 def test_directions_are_unit_with_the_documented_overlaps() -> None:

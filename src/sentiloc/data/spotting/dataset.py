@@ -110,6 +110,17 @@ def read_features(root: Path, video: SpottingVideo, dim: int | None = None) -> n
     return rows.astype(np.float32, copy=False)
 
 
+def feature_dim(root: Path, videos: Sequence[SpottingVideo]) -> int:
+    """The feature dim ``D``, read from the first video's ``.npy`` header (nothing else is loaded)."""
+    if not videos:
+        raise SentilocError(f"{root}: no videos; check videos.csv and data.test_subject")
+    path = layout.feature_path(root, videos[0].video_id)
+    shape = load_npy(path, root, mmap=True).shape
+    if len(shape) != 2:
+        raise SentilocError(f"{path}: expected a 2-D array (n_frames, dim), got shape {shape}; run `sentiloc check-data {root}`")
+    return int(shape[1])
+
+
 def videos_of_split(videos: Sequence[SpottingVideo], cfg: SpottingDataConfig, split: str) -> list[SpottingVideo]:
     """A leave-one-subject-out fold: ``train`` is every subject but ``cfg.test_subject``, ``test`` that subject.
 
@@ -204,15 +215,25 @@ class SpottingDataset(Dataset):
 
 
 def collate_spotting(items: Sequence[SpottingItem]) -> SpottingBatch:
-    """Pad ``B`` items to the longest video (``T``) and the most clicks (``P``); masks mark what is real."""
+    """Pad ``B`` items to the longest video (``T``) and the most clicks (``P``); masks mark what is real.
+
+    ``P`` is at least 1 (a masked-out click when no video has one), so reductions over clicks are
+    defined for a batch of expression-free videos.
+    """
     lengths = torch.tensor([len(item.features) for item in items])
     counts = torch.tensor([len(item.point_t) for item in items])
     features = torch.nn.utils.rnn.pad_sequence([torch.from_numpy(np.ascontiguousarray(item.features))
                                                 for item in items], batch_first=True)
-    point_t = torch.nn.utils.rnn.pad_sequence([torch.as_tensor(item.point_t, dtype=torch.long) for item in items],
-                                              batch_first=True)
-    point_type = torch.nn.utils.rnn.pad_sequence([torch.as_tensor(item.point_type, dtype=torch.long)
-                                                  for item in items], batch_first=True)
+    n_clicks = max(1, int(counts.max()))
+
+    def padded_clicks(values: list[np.ndarray]) -> torch.Tensor:
+        out = torch.zeros(len(values), n_clicks, dtype=torch.long)
+        for row, value in enumerate(values):
+            out[row, : len(value)] = torch.as_tensor(value, dtype=torch.long)
+        return out
+
+    point_t = padded_clicks([item.point_t for item in items])
+    point_type = padded_clicks([item.point_type for item in items])
     return SpottingBatch(
         features=features,
         mask=torch.arange(features.shape[1])[None, :] < lengths[:, None],
