@@ -120,7 +120,6 @@ CASES: dict[str, Callable[[Path], str]] = {
     "videos_nul_byte": write("videos.csv", f"{HEADERS['videos.csv']}\ns1\x00a,s1,30,40\n"),
     "videos_huge_field": write("videos.csv", f"{HEADERS['videos.csv']}\ns1_a,{'x' * 200_000},30,40\n"),
     # annotations.csv
-    "annotations_missing": remove("annotations.csv"),
     "annotations_order": row("annotations.csv", "s1_a,9,8,12,macro"),
     "annotations_past_video": row("annotations.csv", "s1_a,5,8,4000,macro"),
     "annotations_type_case": row("annotations.csv", "s1_a,5,8,12,Macro"),
@@ -169,6 +168,12 @@ def test_a_fifo_does_not_hang(name: str, spot: Harness) -> None:
                           check=False, capture_output=True, text=True, timeout=90)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert f"{Path(name).name}: " in done.stdout and "not a regular file" in done.stdout
+
+
+def test_clicks_without_annotations_are_enough_to_train(spot: Harness) -> None:
+    (spot.data / "annotations.csv").unlink()
+    out = spot.accepts(["check-data", str(spot.data)])
+    assert "check-data: OK" in out and "annotations.csv: not present (training reads only the clicks" in out
 
 
 def test_bom_and_crlf_are_accepted(spot: Harness) -> None:

@@ -32,11 +32,12 @@ def check_spotting_dataset(root: Path) -> CheckReport:
     if not root.is_dir():
         raise SentilocError(f"{root}: dataset folder not found; pass the folder that holds {layout.VIDEOS_FILE}")
     report = CheckReport(root)
-    videos = _parse(report, root / layout.VIDEOS_FILE, parse_videos, {},
+    videos = _parse(report, root / layout.VIDEOS_FILE, parse_videos,
                     f"write it with the header {','.join(layout.VIDEO_COLUMNS)}, one row per video")
-    instances = _parse(report, root / layout.ANNOTATIONS_FILE, lambda p: parse_annotations(p, videos), {},
-                       "evaluation needs the annotated instances: import them with `sentiloc import-annotations`")
-    points = _parse(report, root / layout.POINTS_FILE, lambda p: parse_points(p, videos), {},
+    instances = _parse(report, root / layout.ANNOTATIONS_FILE, lambda p: parse_annotations(p, videos),
+                       "fix the row", optional="training reads only the clicks; evaluation needs the annotated "
+                       "instances, which `sentiloc import-annotations` writes")
+    points = _parse(report, root / layout.POINTS_FILE, lambda p: parse_points(p, videos),
                     "point supervision needs one click per instance: write points.csv (video,frame,type)")
     _check_features(report, root, videos)
     unclicked = sorted(v for v, clicks in points.items() if not clicks and instances.get(v))
@@ -59,16 +60,20 @@ def require_valid_spotting(root: Path) -> CheckReport:
     return check_spotting_dataset(root).raise_first()
 
 
-def _parse(report: CheckReport, path: Path, parse: Callable[[Path], tuple[T, list]], empty: T, fix: str) -> T:
-    """Run a lenient parser, recording its problems; a missing or unreadable file is one problem."""
+def _parse(report: CheckReport, path: Path, parse: Callable[[Path], tuple[dict[str, T], list]], fix: str,
+           optional: str | None = None) -> dict[str, T]:
+    """Run a lenient parser, recording its problems; a missing file is a problem, or a warning when ``optional`` says why."""
     if not path.exists() and not path.is_symlink():
-        report.add(path, "file missing", fix)
-        return empty
+        if optional:
+            report.warnings.append(f"{path}: not present ({optional})")
+        else:
+            report.add(path, "file missing", fix)
+        return {}
     try:
         parsed, problems = parse(path)
     except SentilocError as exc:
         report.add_error(path, exc, fix)
-        return empty
+        return {}
     report.problems.extend(problems)
     return parsed
 
