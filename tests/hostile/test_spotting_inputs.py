@@ -212,6 +212,16 @@ def test_hostile_sheets_are_refused(spot: Harness, sheet: str, content: bytes, n
     assert not (spot.tmp / "out").exists()
 
 
+def test_an_xlsx_with_broken_xml_is_refused(spot: Harness) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(spot.tmp / "sheet.xlsx", "w") as book:
+        book.writestr("[Content_Types].xml", "<Types><unclosed")
+        book.writestr("xl/workbook.xml", "<<not xml")
+    spot.refuses(["import-annotations", str(spot.tmp / "sheet.xlsx"), "--format", "casme2", "--out",
+                  str(spot.tmp / "out")], "sheet.xlsx: not a readable .xlsx workbook")
+
+
 def test_import_never_clobbers(spot: Harness) -> None:
     (spot.tmp / "sheet.csv").write_text("Filename,Onset,Apex,Offset,Type\ns1_a_1,1,2,3,Macro\n")
     spot.refuses(["import-annotations", str(spot.tmp / "sheet.csv"), "--format", "samm", "--out", str(spot.data)],

@@ -133,7 +133,8 @@ def read_sheet(path: Path) -> list[list[object]]:
             return [list(row) for row in book.worksheets[0].iter_rows(values_only=True)]
         finally:
             book.close()
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, IndexError) as exc:
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, IndexError, SyntaxError,
+            openpyxl.utils.exceptions.InvalidFileException) as exc:  # SyntaxError: malformed XML inside
         raise SentilocError(f"{path}: not a readable .xlsx workbook ({type(exc).__name__}); "
                             "open and re-save it in a spreadsheet program, or export it as CSV") from None
 
