@@ -125,7 +125,7 @@ def draw_instances(rng: np.random.Generator, shape: DatasetShape, n_frames: int)
     # macro rounds (0.5 s stays 0.5 s), micro floors (0.49 s never reaches 0.5 s)
     lengths = np.maximum(3, np.where(kinds == "macro", np.round(macro * shape.fps), np.floor(micro * shape.fps))).astype(int)
     margin = int(shape.fps)
-    fits = np.cumsum(lengths) <= n_frames - 2 * margin - len(lengths)
+    fits = np.cumsum(lengths) <= n_frames - 2 * margin  # the instances that fit, in the drawn order
     kinds, lengths = kinds[fits], lengths[fits]
     gaps = np.floor(rng.dirichlet(np.ones(len(kinds) + 1)) * (n_frames - 2 * margin - lengths.sum())).astype(int)
     onsets = margin + np.cumsum(gaps[:-1]) + np.concatenate([[0], np.cumsum(lengths)[:-1]])
