@@ -7,6 +7,7 @@ import shutil
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.hostile.conftest import Harness
@@ -56,3 +57,14 @@ def test_a_union_past_the_float_range_is_one_log_line_not_a_numpy_warning(harnes
     err = [line for line in shown.splitlines() if not line.startswith((" ", "tIoU", "class-wise"))]
     assert err == ["warning: a prediction and a ground-truth segment span more than the float range (bounds near "
                    "1e308 s); such pairs count as misses (tIoU 0); check the segments' units"]
+
+
+def test_float16_features_are_checked_without_a_numpy_warning(harness: Harness) -> None:
+    """Half-precision features (half the storage, docs/scaling.md) are valid; the magnitude check used
+    to print ``RuntimeWarning: overflow encountered in cast`` (its limit, 1e6, is past float16's range)."""
+    for path in (harness.data / "features").rglob("*.npy"):
+        np.save(path, np.load(path).astype(np.float16))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        shown = harness.accepts(harness.argv("check"))
+    assert [str(w.message) for w in caught] == [] and "check-data: OK" in shown
