@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -19,7 +20,7 @@ from sentiloc.core.errors import SentilocError
 from sentiloc.data.simulate.video import SyntheticVideo, write_video
 from sentiloc.features.batch import extract_videos
 from sentiloc.features.executors import EXECUTORS, WorkerLost
-from sentiloc.features.executors.ray import jobs_in_flight
+from sentiloc.features.executors.ray import check_reachable, jobs_in_flight
 from sentiloc.features.settings import ExtractSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,6 +128,30 @@ def test_a_lost_worker_is_retried_then_reported(ray_session, tmp_path):
     assert dict(executor.map(_die_once, [tmp_path / "marker"])) == {tmp_path / "marker": "second attempt"}
     (job, outcome), = executor.map(_die, [7])
     assert job == 7 and isinstance(outcome, WorkerLost)
+
+
+def test_losing_the_cluster_reports_every_unfinished_job_as_lost(ray_session, monkeypatch):
+    def gone(*args, **kwargs):
+        raise ray_session.exceptions.RaySystemError("the head node went away")
+
+    monkeypatch.setattr(ray_session, "wait", gone)
+    results = list(EXECUTORS.get("ray")(2).map(_pid, [1, 2, 3]))
+    assert sorted(job for job, _ in results) == [1, 2, 3]
+    assert all(isinstance(outcome, WorkerLost) for _, outcome in results)
+
+
+def test_an_address_where_nothing_listens_fails_at_once():
+    with socket.socket() as probe:  # a port that was free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        with pytest.raises(SentilocError, match=rf"^--ray-address {address}: nothing answers there"):
+            check_reachable(address, timeout_s=2.0)
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        check_reachable(f"127.0.0.1:{listening.getsockname()[1]}")
+    check_reachable("auto")  # left to Ray
 
 
 def test_jobs_in_flight_is_capped_by_the_cluster():

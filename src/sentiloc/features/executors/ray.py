@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import socket
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 INSTALL_RAY = "pip install 'sentiloc[ray]'"
 
-#: Ray's exceptions (by name) for a job whose worker process or node went away, after the retries.
+#: The ``ray.exceptions`` (and their subclasses) that mean a job's worker process or node went away.
 LOST_WORKER_ERRORS = ("WorkerCrashedError", "NodeDiedError", "OutOfMemoryError", "ObjectLostError",
                       "LocalRayletDiedError")
 
@@ -59,6 +60,21 @@ def run_in_worker(job_fn: Callable[[Job], Any], job: Job, init_key: str,
     return job_fn(job)
 
 
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Refuse at once a ``host:port`` (or ``ray://host:port``) address where nothing listens.
+
+    Ray itself would retry for minutes. ``auto`` and other forms are left to Ray.
+    """
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not colon or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise SentilocError(f"--ray-address {address}: nothing answers there ({exc.strerror or exc}); start the "
+                            "cluster with `ray start --head` or check the address") from None
+
+
 def jobs_in_flight(workers: int, cluster: dict[str, float], gpus_per_job: float) -> int:
     """How many jobs to keep running: ``workers``, capped by the cluster's CPUs (one per job) and GPUs.
 
@@ -76,13 +92,14 @@ def jobs_in_flight(workers: int, cluster: dict[str, float], gpus_per_job: float)
 
 def outcome(ray: Any, ref: Any) -> Any:
     """A finished task's result; the job's own exception when it raised; :class:`WorkerLost` when its worker died."""
+    lost = tuple(getattr(ray.exceptions, name) for name in LOST_WORKER_ERRORS)
     try:
         return ray.get(ref)
     except ray.exceptions.RayTaskError as exc:
         return exc.cause if isinstance(exc.cause, Exception) else exc
+    except lost as exc:
+        return WorkerLost(f"{type(exc).__name__}: {exc}")
     except ray.exceptions.RayError as exc:
-        if type(exc).__name__ in LOST_WORKER_ERRORS:
-            return WorkerLost(f"{type(exc).__name__}: {exc}")
         return exc
 
 
@@ -131,6 +148,7 @@ class RayExecutor:
         if self.address is None:
             ray.init(address="local", num_cpus=self.workers, include_dashboard=False, **quiet)
             return True
+        check_reachable(self.address)
         try:
             ray.init(address=self.address, **quiet)
         except (ConnectionError, ValueError, RuntimeError) as exc:
@@ -140,7 +158,7 @@ class RayExecutor:
         return True
 
     def _stream(self, ray: Any, job_fn: Callable[[Job], Any], jobs: Sequence[Job]) -> Iterator[tuple[Job, Any]]:
-        """Keep the jobs in flight topped up; yield each as it finishes."""
+        """Keep the jobs in flight topped up; yield each as it finishes (all as lost if the cluster goes away)."""
         task = ray.remote(run_in_worker).options(num_cpus=1, num_gpus=self.gpus_per_job, max_retries=self.retries,
                                                  retry_exceptions=False)
         limit = jobs_in_flight(self.workers, ray.cluster_resources(), self.gpus_per_job)
@@ -153,7 +171,16 @@ class RayExecutor:
                 while waiting and len(running) < limit:
                     job = waiting.pop()
                     running[task.remote(job_fn, job, init_key, self.worker_init)] = job
-                (ref,), _ = ray.wait(list(running), num_returns=1)
+                try:
+                    (ref,), _ = ray.wait(list(running), num_returns=1)
+                except ray.exceptions.RayError as exc:  # the driver lost the cluster: no job can finish
+                    log.warning("ray: lost the cluster (%s); reporting the %d unfinished jobs as lost",
+                                type(exc).__name__, len(running) + len(waiting))
+                    unfinished = [*running.values(), *reversed(waiting)]
+                    running.clear()
+                    waiting.clear()
+                    yield from ((job, WorkerLost(type(exc).__name__)) for job in unfinished)
+                    return
                 yield running.pop(ref), outcome(ray, ref)
         finally:
             for ref in running:  # the caller stopped early: do not leave jobs running on a cluster
