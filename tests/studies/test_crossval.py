@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.studies.crossval import headline_value, plan_folds, pool_predictions
+from sentiloc.studies.crossval import plan_folds, pool_predictions
 from sentiloc.tasks import Fold
 
 CONFIG = {"task": "spotting", "train": {"epochs": 2, "seed": 7}}
@@ -31,7 +31,3 @@ def test_pooling_merges_the_held_out_videos_and_refuses_an_overlap():
     with pytest.raises(SentilocError, match="held out by two folds"):
         pool_predictions({"s1": a, "s2": {"results": {"v1": []}}})
 
-
-def test_headline_reads_nested_keys():
-    assert headline_value({"overall": {"f1": 0.25}}, "overall.f1") == 0.25
-    assert headline_value({"average_mAP": 0.5}, "average_mAP") == 0.5

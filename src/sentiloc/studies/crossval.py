@@ -109,22 +109,15 @@ def run_crossval(config_name: str, data_root: Path, out: Path, overrides: Sequen
             shutil.rmtree(spec.run_dir)
         per_fold[spec.fold.name] = fold_predictions(spec, data_root, device)
         fold_metrics[spec.fold.name] = evaluator.evaluate(ground_truth, per_fold[spec.fold.name],
-                                                           spec.fold.split).to_json()
+                                                           spec.fold.subset).to_json()
         say(f"[{k}/{len(specs)}] fold {spec.fold.name}: {evaluator.headline} "
-            f"{headline_value(fold_metrics[spec.fold.name], evaluator.headline):.4f}")
+            f"{evaluator.headline_value(fold_metrics[spec.fold.name]):.4f}")
     pooled = pool_predictions(per_fold)
     metrics = evaluator.evaluate(ground_truth, pooled, task.pooled_subset).to_json()
     write_results(out / "predictions.json", pooled, overwrite=True)
     atomic_write_json(out / "metrics.json", metrics)
-    rows = [{"fold": name, evaluator.headline: headline_value(m, evaluator.headline)} for name, m in fold_metrics.items()]
+    rows = [{"fold": name, evaluator.headline: evaluator.headline_value(m)} for name, m in fold_metrics.items()]
     atomic_write_text(out / "folds.csv", csv_text(rows))
-    say(f"pooled over {len(specs)} folds: {evaluator.headline} {headline_value(metrics, evaluator.headline):.4f}")
+    say(f"pooled over {len(specs)} folds: {evaluator.headline} {evaluator.headline_value(metrics):.4f}")
     return CrossvalResult(metrics, fold_metrics, out)
 
-
-def headline_value(metrics: Mapping[str, Any], headline: str) -> float:
-    """The headline number of an evaluator's JSON; a dotted key (``overall.f1``) reads a nested one."""
-    value: Any = metrics
-    for part in headline.split("."):
-        value = value[part]
-    return float(value)

@@ -208,7 +208,7 @@ def evaluate_run(
         spec.run_dir / "best.pt", data_root, spec.fold.split, spec.run_dir / name.replace("metrics", "test"),
         overwrite=True, device=device, face_missing=face_missing, face_seed=spec.seed,
     )
-    result = evaluator_of(spec.config).evaluate(ground_truth, predictions, spec.fold.split)
+    result = evaluator_of(spec.config).evaluate(ground_truth, predictions, spec.fold.subset)
     record = {
         "label": spec.label, "seed": spec.seed, "fold": spec.fold.name, "fingerprint": spec.fingerprint,
         "epochs": spec.epochs,
@@ -270,9 +270,9 @@ def load_ground_truth_of(specs: Sequence[RunSpec], data_root: Path) -> Mapping:
     path = task_of(specs[0].config).ground_truth_file(Path(data_root))
     evaluator = evaluator_of(specs[0].config)
     ground_truth = evaluator.load_ground_truth(path)
-    for split in sorted({spec.fold.split for spec in specs}):
-        if not evaluator.has_ground_truth(ground_truth, split):
-            raise SentilocError(f"{path}: no ground truth in the {split} subset; nothing to evaluate")
+    for subset in sorted({spec.fold.subset for spec in specs}):
+        if not evaluator.has_ground_truth(ground_truth, subset):
+            raise SentilocError(f"{path}: no ground truth in the {subset} subset; nothing to evaluate")
     return ground_truth
 
 

@@ -38,12 +38,15 @@ class Fold:
         name: the fold's name in run folders and tables (``test`` for a fixed split, a subject
             for leave-one-subject-out, ``1``..``K`` for k-fold).
         overrides: ``--set`` overrides that make a config train on this fold's training part.
-        split: the split :meth:`Task.predict` evaluates.
+        split: the split :meth:`Task.predict` predicts.
+        subset: the evaluator subset its predictions are scored on (a TSL-300 ``gt.json`` subset,
+            a spotting subject).
     """
 
     name: str
     overrides: tuple[str, ...] = ()
     split: str = "test"
+    subset: str = "test"
 
 
 @dataclass

@@ -66,7 +66,7 @@ class SpottingDataConfig:
 
 def stride_of(fps: float, working_fps: float) -> int:
     """Native frames pooled into one working frame: ``max(1, round(fps / working_fps))`` (200 / 30 -> 7)."""
-    return max(1, int(round(fps / working_fps)))
+    return max(1, round(fps / working_fps))
 
 
 def pool_to_working(features: np.ndarray, stride: int) -> np.ndarray:
