@@ -57,7 +57,10 @@ def _simulate_tsl300(args: argparse.Namespace) -> dict:
 
 
 def _simulate_spotting(args: argparse.Namespace) -> dict:
-    from sentiloc.data.simulate.spotting import SpottingSimulationSpec, simulate_spotting
+    from sentiloc.data.simulate.spotting import (
+        SpottingSimulationSpec,
+        simulate_spotting,
+    )
 
     _refuse_options(args, TSL_ONLY, "spotting")
     spec = SpottingSimulationSpec(structure=args.structure or "casme2", subjects=args.subjects,

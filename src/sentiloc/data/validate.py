@@ -60,7 +60,7 @@ class CheckReport:
         message, _, own_fix = str(exc).removeprefix(f"{path}: ").partition("; ")
         self.add(path, message, own_fix or fix)
 
-    def raise_first(self) -> "CheckReport":
+    def raise_first(self) -> CheckReport:
         """This report if it is clean; else its first problem as a one-line error pointing to check-data."""
         if not self.ok:
             more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""

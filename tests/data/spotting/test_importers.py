@@ -9,8 +9,16 @@ import pytest
 
 from sentiloc.cli import main
 from sentiloc.core.errors import SentilocError
-from sentiloc.data.spotting.annotations import read_ground_truth, read_points, read_videos
-from sentiloc.data.spotting.importers import ImportOptions, expression_type, import_annotations
+from sentiloc.data.spotting.annotations import (
+    read_ground_truth,
+    read_points,
+    read_videos,
+)
+from sentiloc.data.spotting.importers import (
+    ImportOptions,
+    expression_type,
+    import_annotations,
+)
 from sentiloc.data.spotting.validate import check_spotting_dataset
 
 openpyxl = pytest.importorskip("openpyxl")

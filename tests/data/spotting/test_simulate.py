@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import time
 from pathlib import Path
@@ -23,7 +24,12 @@ from sentiloc.data.simulate.spotting import (
     intensity_profile,
     simulate_spotting,
 )
-from sentiloc.data.spotting.annotations import Instance, read_ground_truth, read_points, read_videos
+from sentiloc.data.spotting.annotations import (
+    Instance,
+    read_ground_truth,
+    read_points,
+    read_videos,
+)
 from sentiloc.data.spotting.validate import check_spotting_dataset
 
 
@@ -60,7 +66,7 @@ def test_drawn_instances_fit_their_video(structure: str, seconds: float, seed: i
     shape = STRUCTURES.get(structure)
     n_frames = int(seconds * shape.fps)
     instances = draw_instances(np.random.default_rng(seed), shape, n_frames)
-    for a, b in zip(instances, instances[1:]):
+    for a, b in itertools.pairwise(instances):
         assert a.offset < b.onset
     for instance in instances:
         assert shape.fps <= instance.onset <= instance.apex <= instance.offset < n_frames - shape.fps
@@ -112,7 +118,7 @@ def test_durations_and_clicks(casme2: Path) -> None:
         for instance in instances:
             seconds = (instance["offset"] - instance["onset"] + 1) / entry["fps"]
             assert (0.5 <= seconds <= 4.0) if instance["type"] == "macro" else (seconds < 0.5)
-        assert all(a["offset"] < b["onset"] for a, b in zip(instances, instances[1:])), "instances overlap"
+        assert all(a["offset"] < b["onset"] for a, b in itertools.pairwise(instances)), "instances overlap"
         assert len(points[video]) == len(instances)
         for point in points[video]:
             assert any(i["onset"] <= point.frame <= i["offset"] and i["type"] == point.type for i in instances)

@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.data.spotting.validate import check_spotting_dataset, require_valid_spotting
+from sentiloc.data.spotting.validate import (
+    check_spotting_dataset,
+    require_valid_spotting,
+)
 from tests.data.spotting.conftest import make_spotting_dataset
 
 

@@ -23,7 +23,12 @@ import numpy as np
 from scipy.signal import lfilter
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.core.io import atomic_save_npy, atomic_write_json, atomic_write_text, prepare_output_dir
+from sentiloc.core.io import (
+    atomic_save_npy,
+    atomic_write_json,
+    atomic_write_text,
+    prepare_output_dir,
+)
 from sentiloc.core.progress import progress_bar
 from sentiloc.core.registry import Registry
 from sentiloc.data.simulate.structure import hash64, keyed_rng

@@ -34,7 +34,14 @@ from pathlib import Path
 import numpy as np
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.core.io import atomic_write_text, id_problem, load_npy, read_text, refuse_clobber, regular_file
+from sentiloc.core.io import (
+    atomic_write_text,
+    id_problem,
+    load_npy,
+    read_text,
+    refuse_clobber,
+    regular_file,
+)
 from sentiloc.core.registry import Registry
 from sentiloc.data.spotting import layout
 from sentiloc.data.spotting.annotations import Instance, Point, csv_text

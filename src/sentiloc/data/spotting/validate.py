@@ -18,7 +18,12 @@ from typing import TypeVar
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.io import load_npy
 from sentiloc.data.spotting import layout
-from sentiloc.data.spotting.annotations import SpottingVideo, parse_annotations, parse_points, parse_videos
+from sentiloc.data.spotting.annotations import (
+    SpottingVideo,
+    parse_annotations,
+    parse_points,
+    parse_videos,
+)
 from sentiloc.data.spotting.batch import EXPRESSION_TYPES
 from sentiloc.data.spotting.dataset import feature_file_problem
 from sentiloc.data.validate import CheckReport
