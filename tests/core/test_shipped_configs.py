@@ -14,18 +14,26 @@ from sentiloc.core.config import apply_overrides, load_config, shipped_configs
 from sentiloc.core.errors import SentilocError
 from sentiloc.evaluation.registry import EVALUATORS
 from sentiloc.models import MODELS
-from sentiloc.postprocess import PostprocessConfig
 from sentiloc.tasks import TASKS, TrainedModel
 from tests.conftest import make_dataset
+from tests.data.spotting.conftest import make_spotting_dataset
 
 WIDTHS = {"hidden": 8, "trunk_hidden": 16, "gsp_hidden": 16}
 TINY_RUN = ["train.epochs=1", "train.batch_size=2", "train.amp=none", "train.checkpoint_every=0",
             "data.val_fraction=0"]
+#: Spotting has no validation split (it keeps the last epoch of a fixed schedule).
+TINY_RUN_OF_TASK = {"localization": TINY_RUN, "spotting": TINY_RUN[:-1]}
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_dataset(tmp_path_factory.mktemp("configs") / "data", n_train=2, n_test=2)
+
+
+@pytest.fixture(scope="module")
+def datasets(data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny dataset of every task, by task name."""
+    return {"localization": data, "spotting": make_spotting_dataset(tmp_path_factory.mktemp("configs") / "spotting")}
 
 
 def test_configs_are_discovered() -> None:
@@ -35,23 +43,26 @@ def test_configs_are_discovered() -> None:
 
 
 @pytest.mark.parametrize("name", shipped_configs())
-def test_config_trains_one_step_and_predicts(name: str, data: Path) -> None:
+def test_config_trains_one_step_and_predicts(name: str, datasets: dict[str, Path]) -> None:
     config = load_config(name)
+    task_name = config.get("task") or "localization"
+    data = datasets[task_name]
     fields = {f.name for f in dataclasses.fields(MODELS.get(config["model"]["name"]).config)}
-    config = apply_overrides(config, TINY_RUN + [f"model.{k}={v}" for k, v in WIDTHS.items() if k in fields])
+    config = apply_overrides(config, TINY_RUN_OF_TASK[task_name] + [f"model.{k}={v}" for k, v in WIDTHS.items()
+                                                                     if k in fields])
     trainer = build_trainer(config, data)
-    assert isinstance(trainer.exp.postprocess, PostprocessConfig)
+    task = TASKS.get(trainer.exp.task)
+    assert isinstance(trainer.exp.postprocess, task.postprocess_config)
     before = [p.detach().clone() for p in trainer.model.parameters()]
     record = trainer.train_epoch()
     assert torch.isfinite(torch.tensor(record["loss/total"]))
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters())), "no parameter moved"
 
-    task = TASKS.get(trainer.exp.task)
     trained = TrainedModel(trainer.model.eval(), trainer.exp, task, task.restore_extras(trainer.state()))
     results = task.predict(trained, data, "test", torch.device("cpu"))
     evaluator = EVALUATORS.get(task.evaluator)
-    ground_truth = evaluator.load_ground_truth(data / "gt.json")
-    metrics = evaluator.evaluate(ground_truth, results, "test").to_json()
+    ground_truth = evaluator.load_ground_truth(task.ground_truth_file(data))
+    metrics = evaluator.evaluate(ground_truth, results, task.pooled_subset).to_json()
     assert 0.0 <= evaluator.headline_value(metrics) <= 1.0
 
 

@@ -19,12 +19,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from sentiloc.evaluation import format_table, run_evaluate
+#: ``sentiloc evaluate`` flags that only some evaluators take: flag -> the option name of ``Evaluator.run``.
+EVALUATOR_FLAGS = {"tiou": "tiou_spec", "iou": "iou"}
 
-    result = run_evaluate(args.gt, args.pred, subset=args.subset, tiou_spec=args.tiou, json_out=args.json,
-                          overwrite=args.overwrite)
-    print(format_table(result))
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from sentiloc.core.errors import SentilocError
+    from sentiloc.evaluation.registry import EVALUATORS
+    from sentiloc.tasks import TASKS
+
+    evaluator = EVALUATORS.get(TASKS.get(args.task).evaluator)
+    options = {name: getattr(args, flag) for flag, name in EVALUATOR_FLAGS.items() if getattr(args, flag) is not None}
+    wrong = [f"--{flag}" for flag, name in EVALUATOR_FLAGS.items() if name in options and name not in evaluator.options]
+    if wrong:
+        raise SentilocError(f"{wrong[0]} does not apply to --task {args.task}; remove it")
+    subset = {"subset": args.subset} if args.subset is not None else {}
+    result = evaluator.run(args.gt, args.pred, json_out=args.json, overwrite=args.overwrite, **subset, **options)
+    print(evaluator.format(result))
     return 0
 
 
@@ -44,12 +55,17 @@ def register(verbs: argparse._SubParsersAction) -> None:
                    help="change how outputs become segments, e.g. postprocess.class_threshold=null (repeatable)")
     p.set_defaults(handler=cmd_predict)
 
-    p = add_parser(verbs, "evaluate", help="detection mAP, Recall, Precision and F2 of a prediction file")
-    p.add_argument("--gt", required=True, help="ground truth (gt.json)")
-    p.add_argument("--pred", required=True, help="predictions (ActivityNet-style JSON)")
-    p.add_argument("--subset", default="test", help="the ground truth's subset to score (default test)")
-    p.add_argument("--tiou", default="0.1:0.3:0.05", help="tIoU thresholds: START:STOP:STEP with the stop included, "
+    p = add_parser(verbs, "evaluate", help="score a prediction file: detection mAP/Recall/Precision/F2 "
+                   "(localization) or MEGC P/R/F1 (spotting)")
+    p.add_argument("--task", default="localization", help="localization (default) or spotting")
+    p.add_argument("--gt", required=True, help="ground truth: gt.json (localization) or the dataset folder (spotting)")
+    p.add_argument("--pred", required=True, help="predictions (ActivityNet-style JSON, or the spotting predictions file)")
+    p.add_argument("--subset", help="what to score: a gt.json subset (localization, default test); 'all' or a "
+                   "subject (spotting, default all)")
+    p.add_argument("--tiou", help="localization: tIoU thresholds: START:STOP:STEP with the stop included, "
                    "or a comma list such as 0.1,0.5 (default 0.1:0.3:0.05, i.e. 0.10, 0.15, ..., 0.30)")
+    p.add_argument("--iou", choices=["continuous", "inclusive"], help="spotting: IoU convention, lengths end - start "
+                   "(continuous, default, as the released code) or frames counted inclusively (as MEGC)")
     p.add_argument("--json", help="also write the metrics as JSON here")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.set_defaults(handler=cmd_evaluate)

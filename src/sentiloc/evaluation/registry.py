@@ -27,6 +27,9 @@ class Evaluator:
             a dotted path reaches into nested metrics (``overall.f1``). Read it with :meth:`headline_value`.
         format: result -> the human-readable table.
         has_ground_truth: ``(ground_truth, subset) -> bool``: is there anything to score in ``subset``.
+        run: ``sentiloc evaluate``: ``(gt_path, pred_path, subset=..., json_out=..., overwrite=..., **options)
+            -> result``, with the task's default subset.
+        options: the keyword options ``run`` takes beyond those (``--tiou``, ``--iou``), by name.
     """
 
     load_ground_truth: Callable[[Path | str], Mapping]
@@ -35,6 +38,8 @@ class Evaluator:
     headline: str
     format: Callable[[Any], str]
     has_ground_truth: Callable[[Mapping, str], bool]
+    run: Callable[..., Any]
+    options: tuple[str, ...] = ()
 
     def headline_value(self, metrics: Mapping[str, Any]) -> float:
         """The headline number of ``metrics`` (a ``result.to_json()``), following the dotted path."""
@@ -53,6 +58,8 @@ EVALUATORS.register("detection")(Evaluator(
     headline="average_mAP",
     format=detection.format_table,
     has_ground_truth=detection.has_segments,
+    run=detection.run_evaluate,
+    options=("tiou_spec",),
 ))
 
 EVALUATORS.register("spotting")(Evaluator(
@@ -62,4 +69,6 @@ EVALUATORS.register("spotting")(Evaluator(
     headline="overall.f1",
     format=spotting.format_table,
     has_ground_truth=spotting.has_instances,
+    run=spotting.run_evaluate,
+    options=("iou",),
 ))

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.core.io import load_json
+from sentiloc.core.io import atomic_write_json, load_json, refuse_clobber
 from sentiloc.data.spotting.annotations import read_ground_truth
 from sentiloc.data.spotting.batch import EXPRESSION_TYPES
 from sentiloc.postprocess.spotting import check_convention, interval_iou
@@ -326,3 +326,23 @@ def format_table(result: SpottingResult) -> str:
     error = "n/a (no true positive)" if result.apex_error is None else f"{result.apex_error:.4f}"
     lines.append(f"apex error: {error}; IoU: {result.iou}, match at >= {MATCH_IOU}")
     return "\n".join(lines)
+
+
+def run_evaluate(gt_path: Path | str, pred_path: Path | str, subset: str = "all", iou: str = "continuous",
+                 json_out: Path | str | None = None, overwrite: bool = False) -> SpottingResult:
+    """``sentiloc evaluate --task spotting``: score a prediction file against a spotting folder's annotations.
+
+    The clobber check runs first, so a refused run costs nothing; a subset without an annotated
+    instance is an error (a typo in ``--subset`` would otherwise print a table of zeros).
+    """
+    if json_out is not None:
+        refuse_clobber(Path(json_out), overwrite)
+    check_convention(iou, "--iou")
+    ground_truth = load_ground_truth(gt_path)
+    if not has_instances(ground_truth, subset):
+        raise SentilocError(f"{gt_path}: no annotated instance in subset {subset!r}; check --subset "
+                            "('all' or a subject of videos.csv)")
+    result = evaluate_spotting(ground_truth, load_predictions(pred_path), subset, iou)
+    if json_out is not None:
+        atomic_write_json(Path(json_out), result.to_json())
+    return result
