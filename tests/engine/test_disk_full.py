@@ -11,6 +11,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Self
 
 import pytest
 
@@ -18,7 +19,13 @@ from sentiloc.apps.api import load_config
 from sentiloc.apps.train import train
 from sentiloc.cli import main
 from sentiloc.core.errors import SentilocError
-from sentiloc.core.io import PARTIAL_WRITE, WriteFailed, atomic_write_bytes, atomic_write_json, remove_partial_writes
+from sentiloc.core.io import (
+    PARTIAL_WRITE,
+    WriteFailed,
+    atomic_write_bytes,
+    atomic_write_json,
+    remove_partial_writes,
+)
 from sentiloc.engine.checkpoint import load_checkpoint, save_checkpoint
 
 TINY = {"model.hidden": 8, "model.heads": 2, "model.gsp_hidden": 16, "model.trunk_hidden": 16,
@@ -53,7 +60,7 @@ class HalfWriter:
     def __init__(self, handle) -> None:
         self.handle = handle
 
-    def __enter__(self) -> HalfWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ MANY_DIGITS = "1" + "0" * 5000  # past Python's integer-to-text limit (4300 digi
 
 
 def prediction_text(segment: str, score: str = "0.9") -> str:
-    return '{"results": {"%s": [{"label": "p", "score": %s, "segment": %s}]}}' % (TEST0, score, segment)
+    return f'{{"results": {{"{TEST0}": [{{"label": "p", "score": {score}, "segment": {segment}}}]}}}}'
 
 
 @pytest.mark.parametrize(("segment", "score", "expected"), [
@@ -55,8 +54,8 @@ def test_a_union_past_the_float_range_is_one_log_line_not_a_numpy_warning(harnes
         shown = harness.accepts(["evaluate", "--gt", str(alone / "gt.json"), "--pred", str(harness.tmp / "pred.json")])
     assert [str(w.message) for w in caught] == []
     err = [line for line in shown.splitlines() if not line.startswith((" ", "tIoU", "class-wise"))]
-    assert err == ["warning: a prediction and a ground-truth segment span more than the float range (bounds near "
-                   "1e308 s); such pairs count as misses (tIoU 0); check the segments' units"]
+    assert err == [("warning: a prediction and a ground-truth segment span more than the float range (bounds near "
+                    "1e308 s); such pairs count as misses (tIoU 0); check the segments' units")]
 
 
 def test_float16_features_are_checked_without_a_numpy_warning(harness: Harness) -> None:

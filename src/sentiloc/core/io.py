@@ -29,7 +29,6 @@ import numpy as np
 
 from sentiloc.core.errors import SentilocError
 
-
 #: The temporary files of :func:`_open_temp`: ``.<name>.<12 hex digits>.tmp``.
 PARTIAL_WRITE = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")
 
