@@ -101,8 +101,8 @@ def soft_delta(epoch: int, cfg: GIMConfig) -> int:
 def reliable_threshold(epoch: int, cfg: GIMConfig) -> float:
     """θ_r(e) = max(floor, start − decay·(e − adaptive_epoch)).
 
-    With the defaults, 0.8 − (e − 5)/80 down to 0.5 at e = 29 and 0.5 after: the GIM code's
-    "0.8 − (e − 5)/80 for e < 29, else 0.5", written without the discontinuity it does not have.
+    With the defaults this is 0.8 − (e − 5)/80, reaching 0.5 at e = 29 and staying there: the same
+    values as the GIM code's "0.8 − (e − 5)/80 for e < 29, else 0.5", as one expression.
     """
     return max(cfg.reliable_floor, cfg.reliable_start - cfg.reliable_decay * (epoch - cfg.adaptive_epoch))
 
