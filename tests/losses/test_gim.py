@@ -7,6 +7,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sentiloc.core.errors import SentilocError
 from sentiloc.losses.gim import (
@@ -193,6 +195,37 @@ def test_negatives_without_positives_and_without_room() -> None:
     none = torch.zeros(1, 4, dtype=torch.bool)
     assert frames(select_negatives(a, none, real(4))) == [1]  # k = max(1, min(4, 0)) = 1
     assert frames(select_negatives(a, ~none, real(4))) == []  # everything covered: no negative
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 30), st.integers(0, 8), st.integers(0, 10_000))
+def test_negatives_property_real_outside_and_exactly_k(length: int, pad: int, seed: int) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    a = torch.rand(1, length + pad, generator=gen)
+    covered = torch.rand(1, length + pad, generator=gen) < 0.3
+    mask = real(length, length + pad)
+    chosen = select_negatives(a, covered, mask)
+    n_out, n_pos = int((mask & ~covered).sum()), int((mask & covered).sum())
+    assert not (chosen & ~mask).any() and not (chosen & covered).any()
+    assert int(chosen.sum()) == min(max(1, min(n_out, n_pos)), n_out)
+    if chosen.any() and (mask & ~covered & ~chosen).any():  # every chosen frame is at most as intense as the rest
+        assert a[chosen].max() <= a[mask & ~covered & ~chosen].min()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 39), st.integers(0, 1)), min_size=1, max_size=6), st.integers(0, 10_000))
+def test_targets_do_not_depend_on_the_order_of_the_clicks(pairs: list, seed: int) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    inputs = {"intensity": torch.rand(1, 40, generator=gen), "h": torch.randn(1, 40, 3, generator=gen),
+              "mask": real(40)}
+    forward, backward = clicks(*pairs), clicks(*reversed(pairs))
+    for epoch in (0, 3, 7):
+        one = gim_targets(stage(epoch, CFG), epoch, **inputs, point_t=forward[0], point_type=forward[1],
+                          valid=forward[2], cfg=CFG)
+        two = gim_targets(stage(epoch, CFG), epoch, **inputs, point_t=backward[0], point_type=backward[1],
+                          valid=backward[2], cfg=CFG)
+        for name in ("soft", "covered", "negatives", "apex"):
+            torch.testing.assert_close(getattr(one, name), getattr(two, name), msg=name)
 
 
 # --- stages end to end ----------------------------------------------------------------------
