@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import torch
 from torch import Tensor
@@ -76,7 +77,7 @@ class GIMConfig:
                 "config 'loss.gim.soft_epochs' and 'loss.gim.soft_deltas' must be lists of the same length, deltas >= 0"
             )
         epochs = [*self.soft_epochs, self.adaptive_epoch]
-        if any(b <= a for a, b in zip(epochs, epochs[1:])) or min(epochs) < 0:
+        if any(b <= a for a, b in pairwise(epochs)) or min(epochs) < 0:
             raise SentilocError(
                 f"config 'loss.gim': soft_epochs {list(self.soft_epochs)} must increase and end before "
                 f"adaptive_epoch ({self.adaptive_epoch})"
