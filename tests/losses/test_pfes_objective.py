@@ -248,3 +248,19 @@ def test_a_padded_batch_gives_the_mean_of_its_videos_alone(epoch: int) -> None:
         alone.append(objective(model(**one.inputs()), one))
     for name, value in batched.items():
         torch.testing.assert_close(value, (alone[0][name] + alone[1][name]) / 2, atol=1e-5, rtol=1e-5, msg=name)
+
+
+def test_a_batch_without_clicks_trains_on_one_negative_and_sparsity() -> None:
+    model = make_model().eval()
+    batch = SpottingBatch(features=torch.randn(1, 30, 6), mask=torch.ones(1, 30, dtype=torch.bool), video_ids=["v"],
+                          stride=torch.ones(1, dtype=torch.long), n_frames=torch.tensor([30]),
+                          point_t=torch.zeros(1, 0, dtype=torch.long), point_type=torch.zeros(1, 0, dtype=torch.long),
+                          point_mask=torch.zeros(1, 0, dtype=torch.bool))
+    objective = PFESObjective(PFESObjectiveConfig())
+    for epoch in (0, 2, 6):
+        objective.start_epoch(epoch)
+        out = model(**batch.inputs())
+        terms = objective(out, batch)
+        assert int(objective.targets(out, batch).negatives.sum()) == 1  # k = max(1, min(30, 0))
+        assert all(torch.isfinite(v) for v in terms.values())
+        assert terms["reward"] == 0 and terms["contrastive"] == 0

@@ -223,7 +223,9 @@ def by_type(values: Tensor, support: Tensor, point_type: Tensor) -> tuple[Tensor
     """
     onehot = torch.nn.functional.one_hot(point_type.clamp(0, N_TYPES - 1), N_TYPES).bool()  # (B, P, 2)
     member = support[:, :, None, :] & onehot[..., None]  # (B, P, 2, T)
-    labels = torch.where(member, values[:, :, None, :], torch.zeros_like(values[:, :, None, :])).amax(dim=1)
+    proposals = torch.where(member, values[:, :, None, :], torch.zeros_like(values[:, :, None, :]))
+    # A zero row under the clicks: the max of no proposal is 0 (a batch without clicks has P = 0).
+    labels = torch.nn.functional.pad(proposals, (0, 0, 0, 0, 0, 1)).amax(dim=1)
     return labels.transpose(1, 2), member.any(dim=1).transpose(1, 2)
 
 
