@@ -108,8 +108,9 @@ class SpottingTask(Task):
         )
 
     def fit_normalisation(self, data: TrainingData, exp: ExperimentConfig, root: Path, model: nn.Module) -> None:
-        """``data.standardize``: z-score statistics of the training subjects' working frames."""
-        if not exp.data.standardize:
+        """``data.standardize: dataset``: z-score statistics of the training subjects' working frames
+        (``video`` scales each video by its own statistics when it is loaded, ``none`` not at all)."""
+        if exp.data.standardize != "dataset":
             return
         stats = data.train_set.raw_stats()
         data.train_set.stats = stats

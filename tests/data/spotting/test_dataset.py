@@ -94,7 +94,7 @@ def test_points_on_the_working_timeline(data: Path) -> None:
 
 def test_batches_pad_and_mask(data: Path) -> None:
     videos = list(read_videos(data).values())
-    cfg = SpottingDataConfig()
+    cfg = SpottingDataConfig(standardize="none")
     dataset = SpottingDataset(data, videos, cfg, points=load_points(data, videos, cfg.working_fps))
     # 40 and 25 frames at stride 1; 150 frames at stride 7 -> ceil(150 / 7) = 22 working frames
     assert dataset.lengths == [40, 25, 22] and len(dataset) == 3
@@ -166,3 +166,13 @@ def test_an_empty_split_is_refused(data: Path) -> None:
     with pytest.raises(SentilocError, match="no videos in this split"):
         SpottingDataset(data, [], SpottingDataConfig())
 
+
+
+def test_per_video_standardization_removes_a_constant_appearance():
+    # Two frames, two dims: x = [[1, 10], [3, 10]] -> dim 0: mean 2, std 1 -> [-1, 1]; dim 1: constant -> 0.
+    from sentiloc.data.spotting.dataset import zscore_over_time
+
+    out = zscore_over_time(np.array([[1.0, 10.0], [3.0, 10.0]], dtype=np.float32))
+    np.testing.assert_allclose(out, [[-1.0, 0.0], [1.0, 0.0]])
+    shifted = zscore_over_time(np.array([[1.0, 10.0], [3.0, 10.0]], dtype=np.float32) + 7.0)
+    np.testing.assert_allclose(shifted, out)

@@ -40,7 +40,8 @@ class SpottingDataConfig:
     supervision: str = "point"
     working_fps: float = 30.0  # the rate features are pooled to; GIM's frame constants are in these frames
     test_subject: str | None = None  # the held-out subject of a leave-one-subject-out fold
-    standardize: bool = True  # per-dim z-score with statistics of the training videos' working frames
+    standardize: str = "video"  # video | dataset | none: per-dim z-score with the video's own statistics, the
+    # training videos' statistics, or none
 
     def __post_init__(self) -> None:
         if self.supervision not in SUPERVISION_LEVELS:
@@ -51,8 +52,8 @@ class SpottingDataConfig:
             raise SentilocError(f"data.working_fps {self.working_fps!r}: a positive frame rate, e.g. 30")
         if self.test_subject is not None and (not isinstance(self.test_subject, str) or not self.test_subject.strip()):
             raise SentilocError(f"data.test_subject {self.test_subject!r}: a subject of videos.csv, or null")
-        if self.standardize not in (True, False):
-            raise SentilocError(f"data.standardize {self.standardize!r}: choose true or false")
+        if self.standardize not in STANDARDIZE:
+            raise SentilocError(f"data.standardize {self.standardize!r}: choose one of {list(STANDARDIZE)}")
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -62,6 +63,20 @@ class SpottingDataConfig:
     def roles(self) -> dict[str, object]:
         """Stream roles a model is built with: spotting has one feature stream, so none."""
         return {}
+
+
+#: ``data.standardize``: how frame features are scaled before the model (docs/spotting.md).
+STANDARDIZE = ("video", "dataset", "none")
+
+
+def zscore_over_time(features: np.ndarray) -> np.ndarray:
+    """``(T, D)`` -> each dimension minus its mean over the video, over its std (floored at 1e-6).
+
+    A subject's constant appearance (the face, the lighting, the camera) drops out: what remains is
+    how each frame departs from the video's own typical frame, which is what an expression is.
+    """
+    centred = features - features.mean(axis=0, keepdims=True)
+    return (centred / np.maximum(centred.std(axis=0, keepdims=True), 1e-6)).astype(np.float32)
 
 
 def stride_of(fps: float, working_fps: float) -> int:
@@ -172,7 +187,8 @@ class SpottingDataset(Dataset):
     ``points`` (from :func:`load_points`) are the clicks a training set exposes; without them
     every item has none (inference). ``dim`` is the feature dim a trained model expects.
     ``stats`` (``{"features": {"mean": (D,), "std": (D,)}}``, see :meth:`raw_stats`) is applied on
-    load when set; the task computes it on the training videos when ``cfg.standardize``.
+    load when set; the task computes it on the training videos when ``cfg.standardize`` is
+    ``dataset``. With ``video`` every video is z-scored with its own statistics instead.
     """
 
     def __init__(self, root: Path, videos: Sequence[SpottingVideo], cfg: SpottingDataConfig,
@@ -207,7 +223,9 @@ class SpottingDataset(Dataset):
     def __getitem__(self, index: int) -> SpottingItem:
         video = self.videos[index]
         features = self.working_features(index)
-        if self.stats is not None:
+        if self.cfg.standardize == "video":
+            features = zscore_over_time(features)
+        elif self.stats is not None:
             features = standardize({STREAM: features}, None, self.stats, None)[STREAM]
         empty = np.zeros(0, dtype=np.int64)
         point_t, point_type = self.points.get(video.video_id, (empty, empty))
