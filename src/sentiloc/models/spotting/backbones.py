@@ -88,8 +88,8 @@ def _transformer_layer(cfg: PFESConfig) -> nn.TransformerEncoderLayer:
 def _shrink_convs(window: int, hidden: int) -> nn.ModuleList:
     """Stride-2 temporal convolutions that take a ``window``-frame axis down to 1 frame.
 
-    Kernel 3, padding 1 while the length exceeds 3 (17 -> 9 -> 5 -> 3), then one unpadded kernel
-    of the remaining length (3 -> 1): four convolutions for the 17-frame window.
+    Kernel 3, padding 1 while the length exceeds 3 (17 -> 9 -> 5 -> 3), then an unpadded kernel of
+    the remaining length (3 -> 1): four convolutions for the 17-frame window.
     """
     convs, length = nn.ModuleList(), window
     while length > 1:
@@ -97,7 +97,7 @@ def _shrink_convs(window: int, hidden: int) -> nn.ModuleList:
             convs.append(nn.Conv1d(hidden, hidden, 3, stride=2, padding=1))
             length = (length - 1) // 2 + 1
         else:
-            convs.append(nn.Conv1d(hidden, hidden, length))
+            convs.append(nn.Conv1d(hidden, hidden, length, stride=2))
             length = 1
     return convs
 
