@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import Self
@@ -90,6 +91,13 @@ def test_a_half_written_file_is_removed_and_the_old_one_kept(tmp_path: Path, mon
     with pytest.raises(WriteFailed, match="no new.bin was written"):
         atomic_write_bytes(tmp_path / "new.bin", b"0123")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json"]
+
+
+def test_a_write_failure_crosses_a_process_pool_intact(tmp_path: Path) -> None:
+    failure = WriteFailed.of(tmp_path / "rgb.npy", OSError(errno.EDQUOT, os.strerror(errno.EDQUOT)))
+    copy = pickle.loads(pickle.dumps(failure))
+    assert type(copy) is WriteFailed and str(copy) == str(failure)
+    assert str(copy).startswith(f"{tmp_path / 'rgb.npy'}: write failed (the disk is full); no rgb.npy was written")
 
 
 def test_a_checkpoint_write_that_fails_names_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -37,14 +37,25 @@ DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class WriteFailed(SentilocError):
-    """A write that failed before its rename: ``path`` is unchanged and no temporary file is left."""
+    """A write that failed before its rename: ``path`` is unchanged and no temporary file is left.
 
-    def __init__(self, path: Path, exc: OSError) -> None:
-        self.path = Path(path)
-        self.reason = "the disk is full" if exc.errno in DISK_FULL else (exc.strerror or type(exc).__name__)
-        self.kept = f"the previous {self.path.name} is intact" if self.path.exists() else f"no {self.path.name} was written"
-        super().__init__(f"{self.path}: write failed ({self.reason}); {self.kept}; free disk space (or fix the "
-                         "folder's permissions) and run again")
+    Built from its parts (``args``), so it crosses a process pool intact.
+    """
+
+    def __init__(self, path: Path, reason: str, kept: str) -> None:
+        super().__init__(Path(path), reason, kept)
+        self.path, self.reason, self.kept = Path(path), reason, kept
+
+    @classmethod
+    def of(cls, path: Path, exc: OSError) -> WriteFailed:
+        """The failure of writing ``path`` with ``exc``: a full disk named as such, what is left of ``path``."""
+        path = Path(path)
+        reason = "the disk is full" if exc.errno in DISK_FULL else (exc.strerror or type(exc).__name__)
+        return cls(path, reason, f"the previous {path.name} is intact" if path.exists() else f"no {path.name} was written")
+
+    def __str__(self) -> str:
+        return (f"{self.path}: write failed ({self.reason}); {self.kept}; free disk space (or fix the folder's "
+                "permissions) and run again")
 
 
 def _open_temp(folder: Path, name: str) -> tuple[int, Path]:
@@ -73,7 +84,7 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = _open_temp(path.parent, path.name)
     except OSError as exc:
-        raise WriteFailed(path, exc) from None
+        raise WriteFailed.of(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -82,7 +93,7 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise WriteFailed(path, exc) from None
+        raise WriteFailed.of(path, exc) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
