@@ -102,8 +102,9 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
 def remove_partial_writes(folder: Path) -> list[Path]:
     """Delete the temp files a killed writer left in ``folder`` (not below it); the paths removed.
 
-    Only for a folder the caller owns exclusively (a locked run folder): a live writer's temp
-    file looks the same.
+    The folder-wide form of :func:`remove_stale_temps`, for a folder whose file names vary
+    (``epoch_0004.pt``). Only for a folder the caller owns exclusively (a locked run folder): a
+    live writer's temp file looks the same.
     """
     stale = sorted(p for p in Path(folder).iterdir() if PARTIAL_WRITE.fullmatch(p.name) and p.is_file())
     for path in stale:
