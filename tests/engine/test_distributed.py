@@ -136,3 +136,30 @@ def test_resumed_two_rank_run_matches_an_uninterrupted_one(tmp_path: Path) -> No
     assert resumed["epoch"] == straight["epoch"] == 2 and len(resumed["rng_ranks"]) == 2
     for key, value in straight["model"].items():
         torch.testing.assert_close(resumed["model"][key], value, rtol=0, atol=0)
+
+
+def _failing_write_rank(rank: int, port: int, config: dict, data: Path, out: Path, errors: Path) -> None:
+    """One rank of a run whose checkpoint writes fail on rank 0 (a full disk); what each rank raised."""
+    from sentiloc.core.io import WriteFailed
+    from sentiloc.engine import trainer
+
+    _join(rank, port)
+
+    def full_disk(path: Path, state: dict) -> None:
+        raise WriteFailed(path, "the disk is full", f"no {path.name} was written")
+
+    trainer.save_checkpoint = full_disk
+    try:
+        train(config, data, out, progress=False)
+    except SentilocError as exc:
+        (errors / f"rank{rank}.txt").write_text(str(exc))
+
+
+def test_a_failed_checkpoint_write_on_rank_0_stops_every_rank(tmp_path: Path) -> None:
+    data = make_dataset(tmp_path / "data", n_train=4, n_test=2)
+    config = load_config("fsenet_point", {**TINY, "train.epochs": 1, "data.val_fraction": 0.0})
+    errors = tmp_path / "errors"
+    errors.mkdir()
+    mp.spawn(_failing_write_rank, args=(_free_port(), config, data, tmp_path / "run", errors), nprocs=2, join=True)
+    assert "the disk is full" in (errors / "rank0.txt").read_text()
+    assert (errors / "rank1.txt").read_text().startswith("rank 0 could not write best.pt: ")

@@ -185,9 +185,22 @@ class Trainer:
         return broadcast_value(self.world, score)
 
     def save(self, name: str, state: dict[str, Any]) -> None:
-        """Write a checkpoint into the run folder (rank 0 only: other ranks never write there)."""
+        """Write a checkpoint into the run folder (rank 0 only: other ranks never write there).
+
+        A collective under torchrun: when rank 0's write fails (a full disk), every rank stops with
+        the reason instead of waiting for rank 0 at the next collective until it times out.
+        """
+        failure: SentilocError | None = None
         if self.world.is_main:
-            save_checkpoint(self.out / name, state)
+            try:
+                save_checkpoint(self.out / name, state)
+            except SentilocError as exc:
+                failure = exc
+        reason = broadcast_value(self.world, None if failure is None else str(failure))
+        if failure is not None:
+            raise failure
+        if reason is not None:
+            raise SentilocError(f"rank 0 could not write {name}: {reason}")
 
     def fit(self, stop_after: int | None = None, progress: bool = True) -> dict[str, Any]:
         """Train until ``train.epochs`` (or for ``stop_after`` more epochs), checkpointing each epoch."""
