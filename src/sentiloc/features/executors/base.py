@@ -12,7 +12,7 @@ job; an executor that runs jobs in the calling process does not call it. ``in_pr
 whether jobs run in the calling process, where they may draw their own progress bars.
 
 A worker that dies (killed, out of memory) fails the jobs it took with :class:`WorkerLost`.
-A new executor (Ray, say) is a module that registers a class with this constructor and ``map``
+A new executor (as :mod:`.ray` did) is a module that registers a class with this constructor and ``map``
 (docs/features.md); nothing that uses executors changes.
 """
 
