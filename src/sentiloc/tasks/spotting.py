@@ -24,6 +24,7 @@ from sentiloc.core.errors import SentilocError
 from sentiloc.core.experiment import ExperimentConfig
 from sentiloc.data.normalize import stats_from_state, stats_to_state
 from sentiloc.data.sampler import LengthBucketSampler
+from sentiloc.data.splits import leave_one_subject_out
 from sentiloc.data.spotting.annotations import read_videos
 from sentiloc.data.spotting.batch import EXPRESSION_TYPES, SpottingBatch, working_to_native
 from sentiloc.data.spotting.dataset import (
@@ -138,12 +139,9 @@ class SpottingTask(Task):
     def folds(self, exp: ExperimentConfig, root: Path) -> list[Fold]:
         """Leave-one-subject-out: one fold per subject of ``videos.csv``, in sorted order."""
         require_valid_spotting(root)
-        subjects = sorted({video.subject for video in read_videos(root).values()})
-        if len(subjects) < 2:
-            raise SentilocError(f"{root}: leave-one-subject-out needs at least 2 subjects in videos.csv, "
-                                f"found {len(subjects)}")
+        subject_of = {video.video_id: video.subject for video in read_videos(root).values()}
         return [Fold(subject, (f"data.test_subject={json.dumps(subject)}",), split="test", subset=subject)
-                for subject in subjects]
+                for subject, _, _ in leave_one_subject_out(subject_of)]
 
     def ground_truth_file(self, root: Path) -> Path:
         """The dataset folder itself: the evaluator reads ``videos.csv`` and ``annotations.csv``."""
