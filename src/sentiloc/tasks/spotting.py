@@ -26,7 +26,11 @@ from sentiloc.data.normalize import stats_from_state, stats_to_state
 from sentiloc.data.sampler import LengthBucketSampler
 from sentiloc.data.splits import leave_one_subject_out
 from sentiloc.data.spotting.annotations import read_videos
-from sentiloc.data.spotting.batch import EXPRESSION_TYPES, SpottingBatch, working_to_native
+from sentiloc.data.spotting.batch import (
+    EXPRESSION_TYPES,
+    SpottingBatch,
+    working_to_native,
+)
 from sentiloc.data.spotting.dataset import (
     SpottingDataConfig,
     SpottingDataset,
@@ -41,6 +45,7 @@ from sentiloc.engine.interfaces import Selection, TrainingData
 from sentiloc.evaluation.spotting import PREDICTIONS_UNIT, PREDICTIONS_VERSION
 from sentiloc.postprocess.spotting import SpottingPostprocessConfig, spot_video
 from sentiloc.tasks.base import TASKS, Fold, Task, TrainedModel
+
 
 def video_spots(intensity: np.ndarray, apex: np.ndarray, stride: int, n_frames: int,
                 post: SpottingPostprocessConfig) -> list[dict]:
