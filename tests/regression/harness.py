@@ -1,7 +1,8 @@
 """A fixed, seeded tiny run of every shipped config, driven through the CLI.
 
-The recording in ``expected.json`` was taken before the architecture step that introduced the
-task seams; the test replays the same runs and compares. It goes through ``sentiloc simulate``,
+The localization records in ``expected.json`` were taken before the architecture step that
+introduced the task seams, the spotting ones when the spotting task landed (one leave-one-subject-out
+fold of a tiny simulated dataset); the test replays the same runs and compares. It goes through ``sentiloc simulate``,
 ``train``, ``predict`` and ``evaluate`` only, so it holds whatever the package's insides look like.
 
 Re-record (only when a change is *meant* to alter results, and say so in the commit):
@@ -44,10 +45,23 @@ def _run(args: list[str]) -> None:
         raise RuntimeError(f"sentiloc {' '.join(args)} exited {code}")
 
 
-def simulate(work: Path) -> Path:
-    data = work / "data"
-    _run(["simulate", str(data), *SIMULATION])
+#: The spotting configs' data (recorded when the spotting task landed): 3 SAMM-LV-like subjects,
+#: trained with the first one held out and scored on it.
+SPOTTING_SIMULATION = ["--task", "spotting", "--structure", "samm", "--subjects", "3", "--videos-per-subject", "1",
+                       "--max-seconds", "20", "--dim", "16", "--seed", "0"]
+SPOTTING_SUBJECT = "006"
+
+
+def simulate(work: Path, task: str) -> Path:
+    data = work / f"data_{task}"
+    _run(["simulate", str(data), *(SPOTTING_SIMULATION if task == "spotting" else SIMULATION)])
     return data
+
+
+def task_of(name: str) -> str:
+    from sentiloc.core.config import load_config
+
+    return load_config(name).get("task") or "localization"
 
 
 def run_config(name: str, data: Path, work: Path) -> dict:
@@ -56,24 +70,35 @@ def run_config(name: str, data: Path, work: Path) -> dict:
     from sentiloc.core.config import load_config
 
     model = load_config(name).get("model") or {}
+    spotting = task_of(name) == "spotting"
     overrides = OVERRIDES + [f"model.{key}={value}" for key, value in WIDTHS.items() if key in model]
+    if spotting:
+        overrides.append(f'data.test_subject="{SPOTTING_SUBJECT}"')
     sets = [arg for override in overrides for arg in ("--set", override)]
     _run(["train", "--config", name, "--data", str(data), "--out", str(run), *sets])
     _run(["predict", "--checkpoint", str(run / "best.pt"), "--data", str(data), "--split", "test",
           "--out", str(run / "test.json")])
-    _run(["evaluate", "--gt", str(data / "gt.json"), "--pred", str(run / "test.json"), "--json", str(run / "m.json")])
+    scoring = (["--task", "spotting", "--gt", str(data), "--subset", SPOTTING_SUBJECT] if spotting
+               else ["--gt", str(data / "gt.json")])
+    _run(["evaluate", *scoring, "--pred", str(run / "test.json"), "--json", str(run / "m.json")])
     summary = json.loads((run / "summary.json").read_text())
     metrics = json.loads((run / "m.json").read_text())
     history = [{k: v for k, v in record.items() if not k.startswith("time/")} for record in summary["history"]]
-    return {"history": history, "best": summary["best"],
-            "test": {k: metrics[k] for k in ("average_mAP", "mAP", "recall", "precision", "f2") if k in metrics}}
+    keys = ("overall", "MaE", "ME") if spotting else ("average_mAP", "mAP", "recall", "precision", "f2")
+    return {"history": history, "best": summary["best"], "test": {k: metrics[k] for k in keys if k in metrics}}
 
 
 def record_all(configs: list[str]) -> dict:
     with TemporaryDirectory() as tmp:
         work = Path(tmp)
-        data = simulate(work)
-        return {name: run_config(name, data, work) for name in configs}
+        data: dict[str, Path] = {}
+        results = {}
+        for name in configs:
+            task = task_of(name)
+            if task not in data:
+                data[task] = simulate(work, task)
+            results[name] = run_config(name, data[task], work)
+        return results
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,8 +32,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     summary, best = run.summary, run.summary["best"]
     epochs = summary["epochs_done"]
-    print(f"trained {epochs} epoch{'s' if epochs != 1 else ''} into {run.folder}; best {summary['metric']} "
-          f"{best.get(summary['metric'], float('nan')):.4f} at epoch {int(best.get('epoch', 0))}")
+    trained = f"trained {epochs} epoch{'s' if epochs != 1 else ''} into {run.folder}"
+    if summary["metric"] in best:
+        print(f"{trained}; best {summary['metric']} {best[summary['metric']]:.4f} at epoch {int(best['epoch'])}")
+    else:
+        print(f"{trained}; no validation split, so best.pt is the last epoch")
     return 0
 
 
