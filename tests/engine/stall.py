@@ -6,12 +6,15 @@
 
 At that point MARKER is created and the process sleeps. The hooks live here, in the test's own
 wrapper process: the library has no test switch. Optimiser steps are seen through torch's global
-step hook, writes through ``os.replace`` (the rename of every atomic write).
+step hook, writes through ``os.replace`` (the rename of every atomic write). Tests start it with
+:func:`kill_when_stalled`.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,6 +23,32 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from sentiloc.cli import main
+
+
+def kill_when_stalled(point: str, marker: Path, cli_args: list[str], log: Path | None = None,
+                      timeout_s: float = 120) -> None:
+    """Run the CLI with ``cli_args`` under this wrapper, stalling at ``point``, and SIGKILL it there.
+
+    Fails if the run ends, or does not reach ``point`` within ``timeout_s``, before it stalls; its
+    stderr goes to ``log`` (and into the failure message) when one is given.
+    """
+    with open(log or os.devnull, "w") as stderr:
+        proc = subprocess.Popen([sys.executable, __file__, point, str(marker), "--", *cli_args],
+                                stdout=subprocess.DEVNULL, stderr=stderr)
+    said = lambda: log.read_text() if log else ""
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not marker.exists():
+            assert proc.poll() is None, f"the run ended before it stalled at {point}: {said()}"
+            assert time.monotonic() < deadline, f"no stall at {point} within {timeout_s} s: {said()}"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
 
 
 def stall(marker: Path) -> None:

@@ -16,10 +16,6 @@ runs by default and the other cases are marked slow.
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +28,8 @@ from sentiloc.cli import main
 from sentiloc.core.io import PARTIAL_WRITE
 from sentiloc.engine.checkpoint import load_checkpoint
 from sentiloc.evaluation import evaluate_detection, load_ground_truth
+from tests.engine.stall import kill_when_stalled
 
-STALL = Path(__file__).with_name("stall.py")
 STEPS_PER_EPOCH = 3
 TINY = ["--epochs", "3", "--set", "model.hidden=8", "--set", "model.heads=2", "--set", "model.gsp_hidden=16",
         "--set", "model.trunk_hidden=16", "--set", "train.batch_size=2", "--set", "train.micro_batch=2",
@@ -89,23 +85,7 @@ def reference(data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
 
 def kill_at(point: str, data: Path, run: Path) -> None:
     """Start the training subprocess stalling at ``point`` (see stall.py) and SIGKILL it there."""
-    marker, log = run.parent / "stalled", run.parent / "stderr.txt"
-    with log.open("w") as stderr:
-        proc = subprocess.Popen([sys.executable, str(STALL), point, str(marker), "--", *train_args(data, run)],
-                                stdout=subprocess.DEVNULL, stderr=stderr)
-    try:
-        deadline = time.monotonic() + 120
-        while not marker.exists():
-            assert proc.poll() is None, f"the run ended before {point}: {log.read_text()}"
-            assert time.monotonic() < deadline, f"no stall at {point} within 120 s"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    kill_when_stalled(point, run.parent / "stalled", train_args(data, run), log=run.parent / "stderr.txt")
     assert not (run / "summary.json").exists()
 
 

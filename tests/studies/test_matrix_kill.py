@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -22,8 +18,8 @@ import pytest
 from sentiloc.cli import main
 from sentiloc.core.io import load_json
 from sentiloc.engine.checkpoint import load_checkpoint
+from tests.engine.stall import kill_when_stalled
 
-STALL = Path(__file__).parents[1] / "engine" / "stall.py"
 TINY = ["--set", "model.hidden=8", "--set", "model.heads=2", "--set", "model.gsp_hidden=16",
         "--set", "model.trunk_hidden=16", "--set", "train.batch_size=2", "--set", "train.micro_batch=2",
         "--set", "data.val_fraction=0.25", "--set", "train.num_threads=1"]
@@ -49,20 +45,7 @@ def test_a_killed_matrix_finishes_with_the_uninterrupted_results(tmp_path: Path)
     assert main(study_args(data, tmp_path / "uninterrupted")) == 0
 
     out, marker = tmp_path / "killed", tmp_path / "stalled"
-    proc = subprocess.Popen([sys.executable, str(STALL), "step=10", str(marker), "--", *study_args(data, out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 180
-        while not marker.exists():
-            assert proc.poll() is None and time.monotonic() < deadline, "the study did not stall at step 10"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    kill_when_stalled("step=10", marker, study_args(data, out), timeout_s=180)
     runs = out / "runs"
     assert load_json(runs / "fsenet_point_s1" / "metrics.json", "metrics")["seed"] == 1
     assert load_checkpoint(runs / "fsenet_point_s2" / "last.pt")["epoch"] == 1
