@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -77,3 +78,19 @@ def make_dataset(
 @pytest.fixture
 def tiny_dataset(tmp_path: Path) -> Path:
     return make_dataset(tmp_path / "data")
+
+
+@pytest.fixture
+def sentiloc_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """``caplog`` that sees the ``sentiloc`` logger's records at WARNING and above.
+
+    Once a CLI test ran in this process, the logger stops propagating to the root logger (where
+    ``caplog`` listens), so the capture handler is attached to it directly.
+    """
+    logger = logging.getLogger("sentiloc")
+    logger.addHandler(caplog.handler)
+    caplog.handler.setLevel(logging.WARNING)
+    try:
+        yield caplog
+    finally:
+        logger.removeHandler(caplog.handler)
