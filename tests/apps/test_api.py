@@ -115,3 +115,13 @@ def test_import_sentiloc_is_cheap_and_names_resolve_lazily() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         sentiloc.nope  # noqa: B018
+
+
+def test_load_model_refuses_a_spotting_model_in_one_line(tmp_path: Path) -> None:
+    from tests.data.spotting.conftest import make_spotting_dataset
+
+    data = make_spotting_dataset(tmp_path / "spotting")
+    config = sentiloc.load_config("spotting/pfes_gim", overrides={"train.epochs": 1, "model.hidden": 8})
+    run = sentiloc.train(config, data=data, out=tmp_path / "run")
+    with pytest.raises(SentilocError, match="a spotting model; load_model serves localization models"):
+        sentiloc.load_model(run.checkpoint)

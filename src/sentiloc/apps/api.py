@@ -208,8 +208,12 @@ def load_model(
         path = path / "best.pt"
     if isinstance(postprocess, Mapping):
         postprocess = [f"{key}={'null' if value is None else value}" for key, value in postprocess.items()]
-    return Model(Localizer(path, device, None if visual_weights is None else Path(visual_weights),
-                           None if face_weights is None else Path(face_weights), list(postprocess)))
+    localizer = Localizer(path, device, None if visual_weights is None else Path(visual_weights),
+                          None if face_weights is None else Path(face_weights), list(postprocess))
+    if localizer.trained.exp.task != "localization":
+        raise SentilocError(f"{path}: a {localizer.trained.exp.task} model; load_model serves localization models, "
+                            "use `sentiloc predict` / `sentiloc crossval` for it (docs/spotting.md)")
+    return Model(localizer)
 
 
 def evaluate(
