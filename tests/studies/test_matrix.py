@@ -160,3 +160,10 @@ def test_config_labels(tmp_path: Path) -> None:
     mine.write_text("{}\n")
     assert config_label(str(mine)) == "mine"
     assert config_fingerprint({"a": 1, "b": [1, 2]}) == config_fingerprint({"b": [1, 2], "a": 1})
+
+
+def test_a_spotting_config_is_sent_to_crossval(tmp_path: Path) -> None:
+    from sentiloc.studies.matrix import run_accuracy
+
+    with pytest.raises(SentilocError, match="use `sentiloc crossval`"):
+        run_accuracy(tmp_path / "data", tmp_path / "out", configs=["spotting/pfes_gim"], seeds=[1], epochs=1)

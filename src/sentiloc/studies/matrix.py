@@ -438,6 +438,9 @@ def run_accuracy(
     names = list(configs) if configs else default_configs()
     entries = [(config_label(name), resolve_config(name, overrides, epochs), {}) for name in names]
     first = entries[0][1]
+    if task_of(first).evaluator != "detection":
+        raise SentilocError(f"config {entries[0][0]}: study accuracy tabulates TSL-300 detection metrics; for a "
+                            f"{first.get('task')} config use `sentiloc crossval`, which pools the folds' counts")
     specs = plan_runs(entries, seeds, out / "runs", folds=task_of(first).folds(check_config(first), data_root))
 
     def write(done: list[tuple[RunSpec, dict[str, Any]]]) -> None:
