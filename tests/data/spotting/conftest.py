@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 #: video -> (subject, fps, n_frames, instances [(onset, apex, offset, type)], clicks [(frame, type)])
 VIDEOS = {
@@ -28,3 +29,9 @@ def make_spotting_dataset(root: Path, videos: dict = VIDEOS, dim: int = DIM, see
     for video, (_, _, n, _, _) in videos.items():
         np.save(root / "features" / f"{video}.npy", rng.normal(size=(n, dim)).astype(np.float32))
     return root
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    """The hand-built dataset of :data:`VIDEOS`, fresh for each test."""
+    return make_spotting_dataset(tmp_path / "data")

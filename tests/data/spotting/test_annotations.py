@@ -18,12 +18,6 @@ from sentiloc.data.spotting.annotations import (
     read_points,
     read_videos,
 )
-from tests.data.spotting.conftest import make_spotting_dataset
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    return make_spotting_dataset(tmp_path / "data")
 
 
 def test_ground_truth_has_the_contract_shape(data: Path) -> None:

@@ -26,12 +26,7 @@ from sentiloc.data.spotting.dataset import (
     videos_of_split,
     working_length,
 )
-from tests.data.spotting.conftest import DIM, make_spotting_dataset
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    return make_spotting_dataset(tmp_path / "data")
+from tests.data.spotting.conftest import DIM
 
 
 @pytest.mark.parametrize(("fps", "working", "stride"), [(30, 30, 1), (200, 30, 7), (25, 30, 1), (60, 30, 2),

@@ -13,12 +13,6 @@ from sentiloc.data.spotting.validate import (
     check_spotting_dataset,
     require_valid_spotting,
 )
-from tests.data.spotting.conftest import make_spotting_dataset
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    return make_spotting_dataset(tmp_path / "data")
 
 
 def problems(root: Path) -> list[str]:
