@@ -172,3 +172,13 @@ def test_benchmark_attention_profiles_every_fci_layer(
     # a model without FCI has nothing to probe: a one-line error, not a crash
     assert main([*probe, str(runs["ablations/gsp_only"] / "best.pt")]) == 1
     assert "no attention layer" in capsys.readouterr().err
+
+
+def test_crossval_on_tsl300_is_its_fixed_split(sim_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cv"
+    assert main(["crossval", "--config", "fsenet_point", "--data", str(sim_data), "--out", str(out), "--epochs", "1",
+                 *TINY_MODEL]) == 0
+    assert [p.name for p in (out / "folds").iterdir()] == ["test"]
+    assert main(["evaluate", "--gt", str(sim_data / "gt.json"), "--pred", str(out / "predictions.json"),
+                 "--json", str(tmp_path / "m.json")]) == 0
+    assert json.loads((tmp_path / "m.json").read_text()) == json.loads((out / "metrics.json").read_text())
