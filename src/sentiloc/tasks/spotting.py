@@ -35,8 +35,8 @@ from sentiloc.data.spotting.dataset import (
     SpottingDataConfig,
     SpottingDataset,
     collate_spotting,
+    feature_dim,
     load_points,
-    read_features,
     videos_of_split,
 )
 from sentiloc.data.spotting.validate import require_valid_spotting
@@ -101,7 +101,7 @@ class SpottingTask(Task):
         cfg: SpottingDataConfig = exp.data
         require_valid_spotting(root)
         videos = videos_of_split(list(read_videos(root).values()), cfg, "train")
-        dim = read_features(root, videos[0]).shape[1] if videos else None
+        dim = feature_dim(root, videos)
         train_set = SpottingDataset(root, videos, cfg, points=load_points(root, videos, cfg.working_fps), dim=dim)
         return TrainingData(
             train_set=train_set,
@@ -142,8 +142,10 @@ class SpottingTask(Task):
                                             trained.exp.train.amp))
 
     def folds(self, exp: ExperimentConfig, root: Path) -> list[Fold]:
-        """Leave-one-subject-out: one fold per subject of ``videos.csv``, in sorted order."""
-        require_valid_spotting(root)
+        """Leave-one-subject-out: one fold per subject of ``videos.csv``, in sorted order.
+
+        Only ``videos.csv`` is read: each fold's training and prediction check the whole dataset.
+        """
         subject_of = {video.video_id: video.subject for video in read_videos(root).values()}
         return [Fold(subject, (f"data.test_subject={json.dumps(subject)}",), split="test", subset=subject)
                 for subject, _, _ in leave_one_subject_out(subject_of)]
