@@ -33,7 +33,14 @@ from sentiloc.core.progress import progress_bar
 from sentiloc.core.registry import Registry
 from sentiloc.data.simulate.structure import hash64, keyed_rng
 from sentiloc.data.spotting import layout
-from sentiloc.data.spotting.annotations import Instance, Point, SpottingVideo, csv_text
+from sentiloc.data.spotting.annotations import (
+    Instance,
+    Point,
+    SpottingVideo,
+    annotations_csv,
+    csv_text,
+    points_csv,
+)
 from sentiloc.data.spotting.batch import EXPRESSION_TYPES
 
 SIMULATION_VERSION = "sentiloc-spotting-sim-1"
@@ -234,13 +241,13 @@ def simulate_spotting(out: Path, spec: SpottingSimulationSpec, overwrite: bool =
         atomic_save_npy(path, video_features(rng, n_frames, shape.fps, instances[video_id], dirs, offset))
         written += path.stat().st_size
     tables = {
-        layout.VIDEOS_FILE: (layout.VIDEO_COLUMNS, [(v.video_id, v.subject, f"{v.fps:g}", v.n_frames) for v in videos]),
-        layout.ANNOTATIONS_FILE: (layout.ANNOTATION_COLUMNS, [(v, i.onset, i.apex, i.offset, i.type)
-                                                              for v, rows in instances.items() for i in rows]),
-        layout.POINTS_FILE: (layout.POINT_COLUMNS, [(v, p.frame, p.type) for v, rows in points.items() for p in rows]),
+        layout.VIDEOS_FILE: csv_text(layout.VIDEO_COLUMNS,
+                                     [(v.video_id, v.subject, f"{v.fps:g}", v.n_frames) for v in videos]),
+        layout.ANNOTATIONS_FILE: annotations_csv(instances),
+        layout.POINTS_FILE: points_csv(points),
     }
-    for name, (header, rows) in tables.items():
-        atomic_write_text(out / name, csv_text(header, rows))
+    for name, text in tables.items():
+        atomic_write_text(out / name, text)
     summary = {
         "videos": len(videos),
         "subjects": len({v.subject for v in videos}),

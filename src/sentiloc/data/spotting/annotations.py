@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -240,3 +240,14 @@ def csv_text(header: tuple[str, ...], rows: list[tuple]) -> str:
     writer.writerow(header)
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+def annotations_csv(instances: Mapping[str, Sequence[Instance]]) -> str:
+    """The text of ``annotations.csv`` for ``{video: instances}``."""
+    return csv_text(layout.ANNOTATION_COLUMNS, [(video, i.onset, i.apex, i.offset, i.type)
+                                                for video, rows in instances.items() for i in rows])
+
+
+def points_csv(points: Mapping[str, Sequence[Point]]) -> str:
+    """The text of ``points.csv`` for ``{video: clicks}``."""
+    return csv_text(layout.POINT_COLUMNS, [(video, p.frame, p.type) for video, rows in points.items() for p in rows])

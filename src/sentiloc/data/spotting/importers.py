@@ -44,7 +44,13 @@ from sentiloc.core.io import (
 )
 from sentiloc.core.registry import Registry
 from sentiloc.data.spotting import layout
-from sentiloc.data.spotting.annotations import Instance, Point, csv_text
+from sentiloc.data.spotting.annotations import (
+    Instance,
+    Point,
+    annotations_csv,
+    csv_text,
+    points_csv,
+)
 from sentiloc.data.spotting.batch import EXPRESSION_TYPES
 
 #: Rows searched for a header row (the SAMM-LV sheet has a few lines of notes above it).
@@ -316,16 +322,15 @@ def import_annotations(fmt: str, source: Path, out: Path, options: ImportOptions
     fps = options.fps or imported.fps
     n_frames = {v: _feature_rows(out, v) for v in imported.instances}
     files = {
-        layout.VIDEOS_FILE: (layout.VIDEO_COLUMNS, [(v, imported.subjects[v], f"{fps:g}" if fps else "",
-                                                     n_frames[v] or "") for v in imported.instances]),
-        layout.ANNOTATIONS_FILE: (layout.ANNOTATION_COLUMNS, [(v, i.onset, i.apex, i.offset, i.type)
-                                                              for v, rows in imported.instances.items() for i in rows]),
+        layout.VIDEOS_FILE: csv_text(layout.VIDEO_COLUMNS, [(v, imported.subjects[v], f"{fps:g}" if fps else "",
+                                                            n_frames[v] or "") for v in imported.instances]),
+        layout.ANNOTATIONS_FILE: annotations_csv(imported.instances),
     }
     if clicks is not None:
-        files[layout.POINTS_FILE] = (layout.POINT_COLUMNS, [(v, p.frame, p.type) for v, rows in clicks.items() for p in rows])
+        files[layout.POINTS_FILE] = points_csv(clicks)
     out.mkdir(parents=True, exist_ok=True)
-    for name, (header, rows) in files.items():
-        atomic_write_text(out / name, csv_text(header, rows))
+    for name, text in files.items():
+        atomic_write_text(out / name, text)
     missing = []
     if not fps:
         missing.append("fps (pass --fps, the native frame rate the frames count in)")
