@@ -19,10 +19,10 @@ from tests.conftest import make_dataset
 from tests.data.spotting.conftest import make_spotting_dataset
 
 WIDTHS = {"hidden": 8, "trunk_hidden": 16, "gsp_hidden": 16}
-TINY_RUN = ["train.epochs=1", "train.batch_size=2", "train.amp=none", "train.checkpoint_every=0",
-            "data.val_fraction=0"]
+TINY_TRAIN = ["train.epochs=1", "train.batch_size=2", "train.amp=none", "train.checkpoint_every=0"]
+TINY_RUN = [*TINY_TRAIN, "data.val_fraction=0"]
 #: Spotting has no validation split (it keeps the last epoch of a fixed schedule).
-TINY_RUN_OF_TASK = {"localization": TINY_RUN, "spotting": TINY_RUN[:-1]}
+TINY_RUN_OF_TASK = {"localization": TINY_RUN, "spotting": TINY_TRAIN}
 
 
 @pytest.fixture(scope="module")
