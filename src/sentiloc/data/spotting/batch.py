@@ -53,7 +53,7 @@ class SpottingBatch:
         """The keyword arguments of a spotting model's ``forward``: features and mask, no labels."""
         return {"features": self.features, "mask": self.mask}
 
-    def to(self, device: torch.device | str) -> "SpottingBatch":
+    def to(self, device: torch.device | str) -> SpottingBatch:
         """Move every tensor to ``device`` (ids stay on the host)."""
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.init}
         return SpottingBatch(**{k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v
