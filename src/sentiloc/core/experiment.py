@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,15 +137,18 @@ class ExperimentConfig:
             postprocess=typed_section(postprocess_cls, raw.get("postprocess"), "postprocess"),
         )
 
-    def resolve(self, dims: Mapping[str, int]) -> "ExperimentConfig":
-        """This experiment with :attr:`derived` filled from the data's feature ``dims``.
+    def resolve(self, dims: Mapping[str, int], classes: Sequence[str] | None = None) -> "ExperimentConfig":
+        """This experiment with :attr:`derived` filled from the data's feature ``dims`` and ``classes``.
 
-        Derived: ``dims``, ``num_classes``, ``classes``, the data's stream roles
+        ``classes`` are the data's class names where the dataset defines them (recognition's
+        ``classes.txt``); None takes them from the ``data:`` section (TSL-300's sentiment classes,
+        the expression types of spotting). Derived: ``dims``, ``num_classes``, ``classes``, the data's stream roles
         (``data.roles()``, e.g. ``modalities`` and ``face``) and, where the model sets it,
         ``r_act`` (the top-k ratio that the model's video scores and the loss's pooling share).
         """
+        names = tuple(self.data.classes if classes is None else classes)
         derived: dict[str, Any] = {"dims": {k: int(v) for k, v in dims.items()},
-                                   "num_classes": len(self.data.classes), "classes": tuple(self.data.classes),
+                                   "num_classes": len(names), "classes": names,
                                    **self.data.roles()}
         if "r_act" in self.model.params:
             derived["r_act"] = self.model.params["r_act"]

@@ -28,6 +28,9 @@ class TrainingData:
         augment: ``(batch, generator) -> batch``, a seeded training-time perturbation.
         checkpoint_extras: what the task needs to rebuild its data pipeline at inference
             (classes, feature statistics, extractor record, ...), stored in every checkpoint.
+        classes: the class names when the dataset defines them (recognition's ``classes.txt``);
+            None when the config's ``data:`` section does. Store them in ``checkpoint_extras``
+            under ``"classes"`` too, which is where :func:`sentiloc.tasks.load_trained` reads them.
     """
 
     train_set: Dataset
@@ -37,6 +40,7 @@ class TrainingData:
     collate: Callable[[list[Any]], Any]
     augment: Callable[[Any, torch.Generator], Any]
     checkpoint_extras: dict[str, Any] = field(default_factory=dict)
+    classes: tuple[str, ...] | None = None
 
 
 @dataclass

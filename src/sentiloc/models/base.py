@@ -70,6 +70,41 @@ class SpottingOutput:
     embeddings: Tensor
 
 
+@dataclass
+class RecognitionOutput:
+    """Clip-level outputs of a recognition model for a padded batch of videos, float32.
+
+    Attributes:
+        logits: ``(B, C)`` class logits of the whole clip (what inference reads; softmax for scores).
+        attention: ``(B, T)`` per-segment evidence in [0, 1], zero at padding: how much each
+            segment carries the clip's emotion (CTEN's min-max normalised temporal attention,
+            TG-DFER's frame relevance, uniform for a mean-pooling classifier). Evidence detection
+            and localization from video labels read it.
+    """
+
+    logits: Tensor
+    attention: Tensor
+
+
+@dataclass
+class CTENOutput(RecognitionOutput):
+    """CTEN's outputs: the clip ones plus the two erased passes its objective reads (docs/methods.md §8).
+
+    Attributes:
+        keyframe_logits: ``(B, C)`` logits of the keyframes only (x_k); None outside training.
+        context_logits: ``(B, C)`` logits of the context with the keyframes erased (x_l); None outside training.
+        keyframe_valid, context_valid: ``(B,)`` bool, False where the pass had no segment to pool
+            (no keyframe, or every segment a keyframe); such a pass adds no loss.
+        keyframe_mask: ``(B, T)`` bool, the keyframes of this forward pass (False at padding).
+    """
+
+    keyframe_logits: Tensor | None = None
+    context_logits: Tensor | None = None
+    keyframe_valid: Tensor | None = None
+    context_valid: Tensor | None = None
+    keyframe_mask: Tensor | None = None
+
+
 class BaseModel(nn.Module):
     """Every registered model: an ``nn.Module`` with a declared task, output type and optimiser groups."""
 

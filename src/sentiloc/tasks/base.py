@@ -85,6 +85,8 @@ class Task(ABC):
     #: The evaluator subset that the pooled held-out predictions of all :meth:`folds` are scored on
     #: (``sentiloc crossval``): the test split of a fixed split, every video for leave-one-subject-out.
     pooled_subset: ClassVar[str] = "test"
+    #: Whether the dataset (not the config) defines the class names (:attr:`TrainingData.classes`).
+    classes_from_data: ClassVar[bool] = False
 
     def experiment(self, raw: Mapping[str, Any]) -> ExperimentConfig:
         """``raw`` (a merged YAML dict) typed for this task."""
@@ -149,7 +151,8 @@ def load_trained(checkpoint: Path, device: torch.device, postprocess: Sequence[s
     if wrong:
         raise SentilocError(f"--set {wrong[0]!r}: at inference only postprocess.* can change "
                             "(the rest is fixed by the checkpoint); retrain to change it")
-    exp = task.experiment(apply_overrides(state["config"], list(postprocess))).resolve(dims)
+    classes = state.get("classes") if task.classes_from_data else None
+    exp = task.experiment(apply_overrides(state["config"], list(postprocess))).resolve(dims, classes)
     model = build_model(exp.model, exp.derived)
     model.load_state_dict(state["model"])
     return TrainedModel(model.to(device).eval(), exp, task, task.restore_extras(state))

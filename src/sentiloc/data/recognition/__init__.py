@@ -1,0 +1,1 @@
+"""The recognition dataset layout (docs/recognition.md): clip labels over per-segment features."""

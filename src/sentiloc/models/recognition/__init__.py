@@ -1,0 +1,1 @@
+"""Recognition models: clip labels from per-segment features, with the segments that carry them."""
