@@ -61,8 +61,8 @@ def test_config_trains_one_step_and_predicts(name: str, datasets: dict[str, Path
     trained = TrainedModel(trainer.model.eval(), trainer.exp, task, task.restore_extras(trainer.state()))
     results = task.predict(trained, data, "test", torch.device("cpu"))
     evaluator = EVALUATORS.get(task.evaluator)
-    ground_truth = evaluator.load_ground_truth(task.ground_truth_file(data))
-    metrics = evaluator.evaluate(ground_truth, results, task.pooled_subset).to_json()
+    ground_truth = evaluator.load_ground_truth(task.ground_truth_file(trainer.exp, data))
+    metrics = evaluator.evaluate(ground_truth, results, task.pooled_subset(task.folds(trainer.exp, data))).to_json()
     assert 0.0 <= evaluator.headline_value(metrics) <= 1.0
 
 

@@ -100,8 +100,10 @@ def run_crossval(config_name: str, data_root: Path, out: Path, overrides: Sequen
     config = resolve_config(config_name, overrides, None)
     task = task_of(config)
     evaluator = evaluator_of(config)
-    ground_truth = evaluator.load_ground_truth(task.ground_truth_file(data_root))
-    specs = plan_folds(config_label(config_name), config, task.folds(check_config(config), data_root), out)
+    exp = check_config(config)
+    ground_truth = evaluator.load_ground_truth(task.ground_truth_file(exp, data_root))
+    folds = task.folds(exp, data_root)
+    specs = plan_folds(config_label(config_name), config, folds, out)
     per_fold: dict[str, dict] = {}
     fold_metrics: dict[str, dict[str, Any]] = {}
     for k, spec in enumerate(specs, 1):
@@ -113,7 +115,7 @@ def run_crossval(config_name: str, data_root: Path, out: Path, overrides: Sequen
         say(f"[{k}/{len(specs)}] fold {spec.fold.name}: {evaluator.headline} "
             f"{evaluator.headline_value(fold_metrics[spec.fold.name]):.4f}")
     pooled = pool_predictions(per_fold)
-    metrics = evaluator.evaluate(ground_truth, pooled, task.pooled_subset).to_json()
+    metrics = evaluator.evaluate(ground_truth, pooled, task.pooled_subset(folds)).to_json()
     write_results(out / "predictions.json", pooled, overwrite=True)
     atomic_write_json(out / "metrics.json", metrics)
     rows = [{"fold": name, evaluator.headline: evaluator.headline_value(m)} for name, m in fold_metrics.items()]

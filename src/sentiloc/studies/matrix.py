@@ -267,7 +267,7 @@ def load_ground_truth_of(specs: Sequence[RunSpec], data_root: Path) -> Mapping:
     tasks = {str(spec.config.get("task") or DEFAULT_TASK) for spec in specs}
     if len(tasks) > 1:
         raise SentilocError(f"configs of several tasks {sorted(tasks)} in one matrix; run one matrix per task")
-    path = task_of(specs[0].config).ground_truth_file(Path(data_root))
+    path = task_of(specs[0].config).ground_truth_file(check_config(specs[0].config), Path(data_root))
     evaluator = evaluator_of(specs[0].config)
     ground_truth = evaluator.load_ground_truth(path)
     for subset in sorted({spec.fold.subset for spec in specs}):

@@ -71,7 +71,7 @@ def probe_shuffle(checkpoint: Path, data_root: Path, split: str = "test", seed: 
     items = [dataset[i] for i in range(len(dataset))]
     durations = {info.video_id: info.duration_s for info in infos}
     evaluator = EVALUATORS.get(trained.task.evaluator)
-    ground_truth = evaluator.load_ground_truth(trained.task.ground_truth_file(Path(data_root)))
+    ground_truth = evaluator.load_ground_truth(trained.task.ground_truth_file(trained.exp, Path(data_root)))
 
     def score(results: dict) -> float:
         return evaluator.headline_value(evaluator.evaluate(ground_truth, results, split).to_json())

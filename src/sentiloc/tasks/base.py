@@ -82,9 +82,6 @@ class Task(ABC):
     default_loss: ClassVar[str]
     #: Key in ``sentiloc.evaluation.registry.EVALUATORS``.
     evaluator: ClassVar[str]
-    #: The evaluator subset that the pooled held-out predictions of all :meth:`folds` are scored on
-    #: (``sentiloc crossval``): the test split of a fixed split, every video for leave-one-subject-out.
-    pooled_subset: ClassVar[str] = "test"
     #: Whether the dataset (not the config) defines the class names (:attr:`TrainingData.classes`).
     classes_from_data: ClassVar[bool] = False
 
@@ -114,9 +111,14 @@ class Task(ABC):
     def folds(self, exp: ExperimentConfig, root: Path) -> list[Fold]:
         """The evaluation folds of the dataset at ``root`` (one for a fixed train/test split)."""
 
+    def pooled_subset(self, folds: Sequence[Fold]) -> str:
+        """The evaluator subset the pooled held-out predictions of ``folds`` are scored on
+        (``sentiloc crossval``): the test split of a fixed split (the default)."""
+        return "test"
+
     @abstractmethod
-    def ground_truth_file(self, root: Path) -> Path:
-        """The file the task's evaluator scores predictions of ``root`` against."""
+    def ground_truth_file(self, exp: ExperimentConfig, root: Path) -> Path:
+        """The file (or folder) the task's evaluator scores predictions of ``root`` under ``exp`` against."""
 
     @abstractmethod
     def restore_extras(self, state: Mapping[str, Any]) -> dict[str, Any]:

@@ -184,7 +184,7 @@ class LocalizationTask(Task):
         """TSL-300 has one fixed split: train on ``train``, evaluate on ``test``."""
         return [Fold("test")]
 
-    def ground_truth_file(self, root: Path) -> Path:
+    def ground_truth_file(self, exp: ExperimentConfig, root: Path) -> Path:
         return Path(root) / layout.GT_FILE
 
     def restore_extras(self, state: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ docs/methods.md §6), turns intensity and apex scores into intervals
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +94,6 @@ class SpottingTask(Task):
     default_model = "pfes"
     default_loss = "pfes"
     evaluator = "spotting"
-    pooled_subset = "all"
 
     def training_data(self, exp: ExperimentConfig, root: Path) -> TrainingData:
         """Every video of the training subjects, with its clicks; no validation split (fixed schedule)."""
@@ -150,7 +149,11 @@ class SpottingTask(Task):
         return [Fold(subject, (f"data.test_subject={json.dumps(subject)}",), split="test", subset=subject)
                 for subject, _, _ in leave_one_subject_out(subject_of)]
 
-    def ground_truth_file(self, root: Path) -> Path:
+    def pooled_subset(self, folds: Sequence[Fold]) -> str:
+        """Every video: leave-one-subject-out holds each one out once."""
+        return "all"
+
+    def ground_truth_file(self, exp: ExperimentConfig, root: Path) -> Path:
         """The dataset folder itself: the evaluator reads ``videos.csv`` and ``annotations.csv``."""
         return Path(root)
 
