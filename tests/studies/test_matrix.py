@@ -57,7 +57,7 @@ def test_mean_and_sample_std_over_seeds() -> None:
 
 def test_record_row_is_percent_with_named_tiou_and_classes() -> None:
     row = record_row(_record(0.2))
-    assert list(row) == ["avg_mAP", "mAP@0.1", "mAP@0.15", "mAP@0.2", "mAP@0.25", "mAP@0.3",
+    assert list(row) == ["mAP@0.1", "mAP@0.15", "mAP@0.2", "mAP@0.25", "mAP@0.3", "avg_mAP",
                          "recall", "f2", "AP_p", "AP_n", "train_min"]
     assert row["avg_mAP"] == pytest.approx(20.0) and row["mAP@0.1"] == pytest.approx(30.0)
     assert row["AP_n"] == pytest.approx(10.0) and row["train_min"] == pytest.approx(1.5)

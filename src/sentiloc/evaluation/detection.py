@@ -444,6 +444,16 @@ def _result(
 # --------------------------------------------------------------------------- reporting
 
 
+def table_row(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """A result's ``to_json()`` as the flat columns of study tables, in percent and table order:
+    mAP per tIoU (``mAP@0.1``), ``avg_mAP``, ``recall``, ``f2``, then one ``AP_<class>`` per class."""
+    row = {f"mAP@{t:.2f}".rstrip("0"): 100 * v for t, v in zip(metrics["tiou"], metrics["mAP"])}
+    row.update({"avg_mAP": 100 * metrics["average_mAP"], "recall": 100 * metrics["recall_avg"],
+                "f2": 100 * metrics["f2_avg"]})
+    row.update({f"AP_{label}": 100 * v for label, v in metrics["class_ap"].items()})
+    return row
+
+
 def format_table(result: DetectionResult) -> str:
     """Metrics in percent: one row per tIoU, an average row, and the class-wise AP by name."""
     lines = [f"{'tIoU':>6} {'mAP':>7} {'Recall':>7} {'Prec.':>7} {'F2':>7}"]

@@ -30,6 +30,9 @@ class Evaluator:
         run: ``sentiloc evaluate``: ``(gt_path, pred_path, subset=..., json_out=..., overwrite=..., **options)
             -> result``, with the task's default subset.
         options: the keyword options ``run`` takes beyond those (``--tiou``, ``--iou``), by name.
+        table_row: ``result.to_json() -> {column: value in %}``, the flat columns of ``sentiloc study``
+            tables in the order they are shown; None when runs must not be averaged as separate rows
+            (spotting pools its counts over folds: ``sentiloc crossval``).
     """
 
     load_ground_truth: Callable[[Path | str], Mapping]
@@ -40,6 +43,7 @@ class Evaluator:
     has_ground_truth: Callable[[Mapping, str], bool]
     run: Callable[..., Any]
     options: tuple[str, ...] = ()
+    table_row: Callable[[Mapping[str, Any]], dict[str, float]] | None = None
 
     def headline_value(self, metrics: Mapping[str, Any]) -> float:
         """The headline number of ``metrics`` (a ``result.to_json()``), following the dotted path."""
@@ -60,6 +64,7 @@ EVALUATORS.register("detection")(Evaluator(
     has_ground_truth=detection.has_segments,
     run=detection.run_evaluate,
     options=("tiou_spec",),
+    table_row=detection.table_row,
 ))
 
 EVALUATORS.register("spotting")(Evaluator(

@@ -210,7 +210,7 @@ def evaluate_run(
     )
     result = evaluator_of(spec.config).evaluate(ground_truth, predictions, spec.fold.subset)
     record = {
-        "label": spec.label, "seed": spec.seed, "fold": spec.fold.name, "fingerprint": spec.fingerprint,
+        "evaluator": task_of(spec.config).evaluator, "label": spec.label, "seed": spec.seed, "fold": spec.fold.name, "fingerprint": spec.fingerprint,
         "epochs": spec.epochs,
         "face_missing": face_missing, "train_s": train_s, "metrics": result.to_json(),
     }
@@ -303,31 +303,33 @@ def run_matrix(
             finished[spec.run_dir] = (spec.label, records)
             note = "finished earlier, skipped" if skipped else f"trained in {records[0]['train_s'] / 60:.1f} min"
         done.extend((spec, record) for record in records)
-        scores = ", ".join(f"{100 * r['metrics']['average_mAP']:.2f}" for r in records)
-        log(f"[{k}/{len(specs)}] {spec.label} seed {spec.seed}: avg mAP {scores} ({note})")
+        evaluator = evaluator_of(spec.config)
+        scores = ", ".join(f"{100 * evaluator.headline_value(r['metrics']):.2f}" for r in records)
+        fold = f" fold {spec.fold.name}" if spec.fold.overrides else ""
+        log(f"[{k}/{len(specs)}] {spec.label} seed {spec.seed}{fold}: {evaluator.headline} {scores} ({note})")
         after_each(done)
     return done
 
 
 # --------------------------------------------------------------------------- aggregation (pure)
 
+#: Columns of study rows that name a run rather than measure it.
+RUN_COLUMNS = frozenset({"config", "fold", "seed", "run_dir", "clicks"})
+
+
 def record_row(record: Mapping[str, Any]) -> dict[str, float]:
-    """The metrics of one run as flat columns, in percent (as tables report them); ``train_min`` in minutes."""
-    m = record["metrics"]
-    row = {"avg_mAP": 100 * m["average_mAP"]}
-    row.update({f"mAP@{t:.2f}".rstrip("0"): 100 * v for t, v in zip(m["tiou"], m["mAP"])})
-    row.update({"recall": 100 * m["recall_avg"], "f2": 100 * m["f2_avg"]})
-    row.update({f"AP_{label}": 100 * v for label, v in m["class_ap"].items()})
-    row["train_min"] = record["train_s"] / 60
-    return row
+    """The metrics of one run as flat columns in percent (its evaluator's ``table_row``), then ``train_min``.
+
+    A record names its evaluator; records written before they did are detection records.
+    """
+    evaluator = EVALUATORS.get(str(record.get("evaluator", "detection")))
+    return {**evaluator.table_row(record["metrics"]), "train_min": record["train_s"] / 60}
 
 
 def metric_columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Table metric columns: mAP per tIoU, avg, Recall, F2, the class APs found in ``rows``, training time."""
-    rows = list(rows)
-    tiou = [c for row in rows for c in row if c.startswith("mAP@")]
-    classes = [c for row in rows for c in row if c.startswith("AP_")]
-    return [*dict.fromkeys(tiou), "avg_mAP", "recall", "f2", *dict.fromkeys(classes), "train_min"]
+    """Table metric columns: those of :func:`record_row` in the order the rows first show them, training time last."""
+    seen = dict.fromkeys(key for row in rows for key in row if key not in RUN_COLUMNS and key != "train_min")
+    return [*seen, "train_min"]
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
@@ -438,9 +440,9 @@ def run_accuracy(
     names = list(configs) if configs else default_configs()
     entries = [(config_label(name), resolve_config(name, overrides, epochs), {}) for name in names]
     first = entries[0][1]
-    if task_of(first).evaluator != "detection":
-        raise SentilocError(f"config {entries[0][0]}: study accuracy tabulates TSL-300 detection metrics; for a "
-                            f"{first.get('task')} config use `sentiloc crossval`, which pools the folds' counts")
+    if evaluator_of(first).table_row is None:
+        raise SentilocError(f"config {entries[0][0]}: a {first.get('task')} config's folds are scored together, not "
+                            "averaged run by run; use `sentiloc crossval`, which pools the folds' counts")
     specs = plan_runs(entries, seeds, out / "runs", folds=task_of(first).folds(check_config(first), data_root))
 
     def write(done: list[tuple[RunSpec, dict[str, Any]]]) -> None:
