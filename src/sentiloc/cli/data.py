@@ -28,6 +28,13 @@ def _dims(text: str) -> dict[str, int]:
     return dims
 
 
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME,NAME,..., e.g. visual,audio")
+    return names
+
+
 #: Options of one simulator each: given to the other task's simulator, they are refused.
 TSL_ONLY = {"videos": "--videos", "dims": "--dims", "face_missing": "--face-missing", "clicks": "--clicks",
             "click_jitter": "--click-jitter", "max_duration": "--max-duration"}
@@ -91,12 +98,26 @@ def _check_spotting(data: Path, _args: argparse.Namespace):
     return check_spotting_dataset(data)
 
 
-def cmd_check_data(args: argparse.Namespace) -> int:
+def _check_recognition(data: Path, args: argparse.Namespace):
+    from sentiloc.data.recognition.validate import check_recognition_dataset
+
+    return check_recognition_dataset(data, args.streams, args.labels_file)
+
+
+def _layout_of(data: Path) -> str:
+    """The task whose layout ``data`` holds: recognition or spotting by their files, else localization."""
+    from sentiloc.data.recognition.layout import is_recognition_folder
     from sentiloc.data.spotting.layout import is_spotting_folder
 
+    detectors = {"recognition": is_recognition_folder, "spotting": is_spotting_folder}
+    return next((task for task, detect in detectors.items() if detect(data)), "localization")
+
+
+def cmd_check_data(args: argparse.Namespace) -> int:
     data = Path(args.data)
-    task = args.task or ("spotting" if is_spotting_folder(data) else "localization")
-    report = {"localization": _check_tsl300, "spotting": _check_spotting}[task](data, args)
+    task = args.task or _layout_of(data)
+    report = {"localization": _check_tsl300, "spotting": _check_spotting,
+              "recognition": _check_recognition}[task](data, args)
     print(report.format())
     return 0 if report.ok else 1
 
@@ -138,14 +159,19 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     p.set_defaults(handler=cmd_simulate)
 
-    p = add_parser(verbs, "check-data", help="report every problem of a TSL-300- or spotting-layout dataset")
+    p = add_parser(verbs, "check-data", help="report every problem of a TSL-300-, spotting- or recognition-layout dataset")
     p.add_argument("data", help="dataset folder")
-    p.add_argument("--task", choices=["localization", "spotting"],
-                   help="the dataset's layout (default: spotting when the folder has videos.csv, annotations.csv or "
-                   "points.csv and no gt.json, else localization)")
+    p.add_argument("--task", choices=["localization", "spotting", "recognition"],
+                   help="the dataset's layout (default: recognition when the folder has classes.txt or labels.csv, "
+                   "spotting when it has videos.csv, annotations.csv or points.csv, in both cases without gt.json; "
+                   "else localization)")
     p.add_argument("--modalities", type=_modalities, default="rgb,logmfcc,img",
                    help="streams as NAME[:FRAMES_PER_SNIPPET], e.g. rgb:16,logmfcc,img (default rgb,logmfcc,img)")
     p.add_argument("--face", default="img", help="the face stream (all-zero rows = no face); '' for none")
+    p.add_argument("--streams", type=_names,
+                   help="recognition: the stream folders to check, e.g. visual,audio (default: every folder under features/)")
+    p.add_argument("--labels-file", default="labels.csv",
+                   help="recognition: the labels file inside the folder (default labels.csv; e.g. labels_split03.csv)")
     p.set_defaults(handler=cmd_check_data)
 
     p = add_parser(verbs, "import-annotations",

@@ -104,7 +104,7 @@ def _header_problem(path: Path, header: list[str]) -> Problem | None:
     return None
 
 
-def _label_row(where: str, cells: dict[str, str], classes: Sequence[str],
+def _label_row(where: str, cells: dict[str, str], classes: Sequence[str] | None,
                problems: list[Problem]) -> LabelRow | None:
     """One data row of the labels file, or None after recording its problems."""
     start = len(problems)
@@ -120,7 +120,7 @@ def _label_row(where: str, cells: dict[str, str], classes: Sequence[str],
     if "fold" in cells and (fold is None or fold < 1):
         problems.append(Problem(where, f"fold {cells['fold']!r} is not a whole number >= 1",
                                 "number the folds 1..K"))
-    if label is not None and label not in classes:
+    if label is not None and classes is not None and label not in classes:
         problems.append(Problem(where, f"label {label!r} is not in {layout.CLASSES_FILE}",
                                 f"use one of {list(classes)[:10]} or add the class to {layout.CLASSES_FILE}"))
     if label is None and split != "test":
@@ -129,12 +129,13 @@ def _label_row(where: str, cells: dict[str, str], classes: Sequence[str],
     return LabelRow(video_id, label, split, fold) if len(problems) == start else None
 
 
-def parse_labels(path: Path, classes: Sequence[str]) -> tuple[dict[str, LabelRow], list[Problem]]:
+def parse_labels(path: Path, classes: Sequence[str] | None) -> tuple[dict[str, LabelRow], list[Problem]]:
     """The labels file: every readable row by video id, in file order, and every problem.
 
     Checked: the header (``video,label`` plus ``split`` and/or ``fold``, nothing else), ids, labels
-    in ``classes`` (empty only for ``split`` ``test``), splits, folds ``1..K`` with none of them
-    empty, duplicate videos. A file that is not UTF-8 or not a regular file raises.
+    in ``classes`` (empty only for ``split`` ``test``; not checked when ``classes`` is None, i.e.
+    ``classes.txt`` is unreadable), splits, folds ``1..K`` with none of them empty, duplicate
+    videos. A file that is not UTF-8 or not a regular file raises.
     """
     path = Path(path)
     text = read_text(path, f"label list ({path.name})")
