@@ -1,8 +1,8 @@
 """Evaluator registry: how a task's prediction files are scored against its ground truth.
 
 A task names its evaluator (``Task.evaluator``); studies and apps look it up here instead of
-importing one task's metrics: ``detection`` (TSL-300 mAP) and ``spotting`` (MEGC interval F1);
-recognition (accuracy, UAR, WAR) adds an entry beside them.
+importing one task's metrics: ``detection`` (TSL-300 mAP), ``spotting`` (MEGC interval F1) and
+``recognition`` (clip accuracy = WAR, UAR, keyframe mAP).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sentiloc.core.registry import Registry
-from sentiloc.evaluation import detection, spotting
+from sentiloc.evaluation import detection, recognition, spotting
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,10 @@ class Evaluator:
         table_row: ``result.to_json() -> {column: value in %}``, the flat columns of ``sentiloc study``
             tables in the order they are shown; None when runs must not be averaged as separate rows
             (spotting pools its counts over folds: ``sentiloc crossval``).
+        fold_summary: ``{fold: result.to_json()} -> dict`` for metrics that are averaged over folds
+            rather than pooled (recognition: mean and sample std of accuracy, UAR and WAR); when set,
+            ``sentiloc crossval`` reports the mean over folds it returns, not only the metrics of the
+            pooled predictions. None: the pooled metrics alone.
     """
 
     load_ground_truth: Callable[[Path | str], Mapping]
@@ -44,6 +48,7 @@ class Evaluator:
     run: Callable[..., Any]
     options: tuple[str, ...] = ()
     table_row: Callable[[Mapping[str, Any]], dict[str, float]] | None = None
+    fold_summary: Callable[[Mapping[str, Mapping]], dict] | None = None
 
     def headline_value(self, metrics: Mapping[str, Any]) -> float:
         """The headline number of ``metrics`` (a ``result.to_json()``), following the dotted path."""
@@ -76,4 +81,16 @@ EVALUATORS.register("spotting")(Evaluator(
     has_ground_truth=spotting.has_instances,
     run=spotting.run_evaluate,
     options=("iou",),
+))
+
+EVALUATORS.register("recognition")(Evaluator(
+    load_ground_truth=recognition.load_ground_truth,
+    load_predictions=recognition.load_predictions,
+    evaluate=recognition.evaluate_recognition,
+    headline="accuracy",
+    format=recognition.format_table,
+    has_ground_truth=recognition.has_labelled_videos,
+    run=recognition.run_evaluate,
+    table_row=recognition.table_row,
+    fold_summary=recognition.fold_summary,
 ))
