@@ -4,12 +4,41 @@ typed outputs (:mod:`.base`), the registry (:mod:`.registry`) and the models of 
 Importing this package registers every shipped model.
 """
 
-from sentiloc.models.base import BaseModel, LocalizationOutput, SpottingOutput, TSLNetOutput
+from sentiloc.models.base import (
+    BaseModel,
+    CTENOutput,
+    LocalizationOutput,
+    RecognitionOutput,
+    SpottingOutput,
+    TSLNetOutput,
+)
 from sentiloc.models.localization.fsenet import FSENet, FSENetConfig
 from sentiloc.models.localization.fusion import FusionNet, FusionNetConfig
 from sentiloc.models.localization.tslnet import TSLNet, TSLNetConfig
+from sentiloc.models.recognition.cten import CTEN, CTENConfig
+from sentiloc.models.recognition.meanpool import MeanPoolConfig, MeanPoolLinear
 from sentiloc.models.registry import MODELS, build_model
 from sentiloc.models.spotting.pfes import PFES, PFESConfig
 
-__all__ = ["BaseModel", "FSENet", "FSENetConfig", "FusionNet", "FusionNetConfig", "LocalizationOutput", "MODELS",
-           "PFES", "PFESConfig", "SpottingOutput", "TSLNet", "TSLNetConfig", "TSLNetOutput", "build_model"]
+__all__ = [
+    "CTEN",
+    "MODELS",
+    "PFES",
+    "BaseModel",
+    "CTENConfig",
+    "CTENOutput",
+    "FSENet",
+    "FSENetConfig",
+    "FusionNet",
+    "FusionNetConfig",
+    "LocalizationOutput",
+    "MeanPoolConfig",
+    "MeanPoolLinear",
+    "PFESConfig",
+    "RecognitionOutput",
+    "SpottingOutput",
+    "TSLNet",
+    "TSLNetConfig",
+    "TSLNetOutput",
+    "build_model",
+]
