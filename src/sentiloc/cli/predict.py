@@ -21,21 +21,34 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 #: ``sentiloc evaluate`` flags that only some evaluators take: flag -> the option name of ``Evaluator.run``.
 EVALUATOR_FLAGS = {"tiou": "tiou_spec", "iou": "iou"}
+#: Evaluators whose metrics ``sentiloc evaluate --plot`` draws (:func:`sentiloc.viz.confusion.plot_confusion`).
+PLOTTED_EVALUATORS = frozenset({"recognition"})
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from sentiloc.core.errors import SentilocError
+    from sentiloc.core.io import refuse_clobber
     from sentiloc.evaluation.registry import EVALUATORS
     from sentiloc.tasks import TASKS
 
-    evaluator = EVALUATORS.get(TASKS.get(args.task).evaluator)
+    evaluator_name = TASKS.get(args.task).evaluator
+    evaluator = EVALUATORS.get(evaluator_name)
     options = {name: getattr(args, flag) for flag, name in EVALUATOR_FLAGS.items() if getattr(args, flag) is not None}
     wrong = [f"--{flag}" for flag, name in EVALUATOR_FLAGS.items() if name in options and name not in evaluator.options]
+    if args.plot is not None and evaluator_name not in PLOTTED_EVALUATORS:
+        wrong.append("--plot")
     if wrong:
         raise SentilocError(f"{wrong[0]} does not apply to --task {args.task}; remove it")
+    if args.plot is not None:
+        refuse_clobber(Path(args.plot), args.overwrite)
     subset = {"subset": args.subset} if args.subset is not None else {}
     result = evaluator.run(args.gt, args.pred, json_out=args.json, overwrite=args.overwrite, **subset, **options)
     print(evaluator.format(result))
+    if args.plot is not None:
+        from sentiloc.viz.confusion import plot_confusion
+
+        plot_confusion(result.to_json(), args.plot, title=Path(args.pred).name)
+        print(f"wrote the confusion matrix to {args.plot}")
     return 0
 
 
@@ -56,16 +69,19 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_predict)
 
     p = add_parser(verbs, "evaluate", help="score a prediction file: detection mAP/Recall/Precision/F2 "
-                   "(localization) or MEGC P/R/F1 (spotting)")
-    p.add_argument("--task", default="localization", help="localization (default) or spotting")
-    p.add_argument("--gt", required=True, help="ground truth: gt.json (localization) or the dataset folder (spotting)")
-    p.add_argument("--pred", required=True, help="predictions (ActivityNet-style JSON, or the spotting predictions file)")
+                   "(localization), MEGC P/R/F1 (spotting) or accuracy/UAR/WAR and keyframe mAP (recognition)")
+    p.add_argument("--task", default="localization", help="localization (default), spotting or recognition")
+    p.add_argument("--gt", required=True, help="ground truth: gt.json (localization) or the dataset folder "
+                   "(spotting, recognition; for recognition also DATA/LABELS.csv to score against another labels file)")
+    p.add_argument("--pred", required=True, help="predictions (ActivityNet-style JSON, or the spotting or recognition "
+                   "predictions file of sentiloc predict)")
     p.add_argument("--subset", help="what to score: a gt.json subset (localization, default test); 'all' or a "
-                   "subject (spotting, default all)")
+                   "subject (spotting, default all); all, train, test or fold:K (recognition, default test)")
     p.add_argument("--tiou", help="localization: tIoU thresholds: START:STOP:STEP with the stop included, "
                    "or a comma list such as 0.1,0.5 (default 0.1:0.3:0.05, i.e. 0.10, 0.15, ..., 0.30)")
     p.add_argument("--iou", choices=["continuous", "inclusive"], help="spotting: IoU convention, lengths end - start "
                    "(continuous, default, as the released code) or frames counted inclusively (as MEGC)")
     p.add_argument("--json", help="also write the metrics as JSON here")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    p.add_argument("--plot", metavar="PNG", help="recognition: also draw the row-normalised confusion matrix here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json or --plot file")
     p.set_defaults(handler=cmd_evaluate)
