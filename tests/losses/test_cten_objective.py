@@ -1,5 +1,6 @@
 """CTEN's objectives (docs/methods.md §8): the three-pass CE by hand, invalid passes and unlabelled
-clips left out, sum vs mean, PCCE by hand, the plain clip CE with label smoothing, and the registry."""
+clips left out, sum vs mean, PCCE by hand, the plain clip CE with label smoothing, the registry, and
+the multi-label three-pass BCE of ``cten_video``."""
 
 from __future__ import annotations
 
@@ -9,15 +10,18 @@ import pytest
 import torch
 
 from sentiloc.core.errors import SentilocError
+from sentiloc.data.batch import Batch
 from sentiloc.data.recognition.batch import RecognitionBatch
 from sentiloc.losses.objectives.cten import (
     CTENObjective,
     CTENObjectiveConfig,
+    CTENVideoConfig,
+    CTENVideoObjective,
     VideoCEConfig,
     VideoCEObjective,
 )
 from sentiloc.losses.registry import build_objective, check_fit
-from sentiloc.models.base import CTENOutput, RecognitionOutput
+from sentiloc.models.base import CTENLocalizationOutput, CTENOutput, RecognitionOutput
 from tests.losses.sections import loss_spec
 
 LN3, LN2, LN4 = math.log(3.0), math.log(2.0), math.log(4.0)
@@ -127,3 +131,23 @@ def test_registry_builds_them_with_the_derived_classes_and_checks_the_model_fit(
         check_fit("cten", "meanpool_linear")
     with pytest.raises(SentilocError, match="loss.reduction 'max'"):
         build_objective(loss_spec({"name": "cten", "reduction": "max"}), derived, "video", "cten")
+
+
+def test_the_video_objective_is_three_multi_label_bces_by_hand() -> None:
+    # One video with labels [1, 0]; mean BCE over the 2 classes per pass:
+    # x_o = [0, 0]: −ln σ(0) = −ln(1 − σ(0)) = ln 2; x_k = [ln 3, -ln 3]: σ = 0.75 for the present class and
+    # 1 − σ(−ln 3) = 0.75 for the absent one -> ln(4/3); x_l = [−ln 3, ln 3]: both 0.25 -> ln 4.
+    # Sum = ln 2 + ln(4/3) + ln 4 = ln(32/3) = 2.3671; mean = 0.7890.
+    clip = output(logits=[[0.0, 0.0]], keyframe=[[LN3, -LN3]], context=[[-LN3, LN3]],
+                  keyframe_valid=[True], context_valid=[True])
+    out = CTENLocalizationOutput(cas=torch.zeros(1, 1, 3), global_cas=None, w_sent=torch.ones(1, 1),
+                                 embeddings=torch.zeros(1, 1, 1), video_scores=torch.zeros(1, 2), clip=clip)
+    labelled = Batch(features={}, mask=torch.ones(1, 1, dtype=torch.bool), face_present=torch.ones(1, 1, dtype=torch.bool),
+                     video_ids=["v"], fps=torch.tensor([25.0]), video_labels=torch.tensor([[1.0, 0.0]]))
+    total = build_objective(loss_spec({"name": "cten_video"}), {"num_classes": 2}, "video", "cten_tsl")(out, labelled)
+    assert total["total"].item() == pytest.approx(math.log(32 / 3), abs=1e-5)
+    assert total["bce_keyframes"].item() == pytest.approx(LN4 - LN3, abs=1e-6)
+    mean = CTENVideoObjective(CTENVideoConfig(reduction="mean"), "video", 2)(out, labelled)
+    assert mean["total"].item() == pytest.approx(math.log(32 / 3) / 3, abs=1e-5)
+    with pytest.raises(SentilocError, match="reads CTENLocalizationOutput"):
+        check_fit("cten_video", "fusion")

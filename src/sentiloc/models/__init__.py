@@ -6,12 +6,14 @@ Importing this package registers every shipped model.
 
 from sentiloc.models.base import (
     BaseModel,
+    CTENLocalizationOutput,
     CTENOutput,
     LocalizationOutput,
     RecognitionOutput,
     SpottingOutput,
     TSLNetOutput,
 )
+from sentiloc.models.localization.cten import CTENTSL, CTENTSLConfig
 from sentiloc.models.localization.fsenet import FSENet, FSENetConfig
 from sentiloc.models.localization.fusion import FusionNet, FusionNetConfig
 from sentiloc.models.localization.tslnet import TSLNet, TSLNetConfig
@@ -22,11 +24,14 @@ from sentiloc.models.spotting.pfes import PFES, PFESConfig
 
 __all__ = [
     "CTEN",
+    "CTENTSL",
     "MODELS",
     "PFES",
     "BaseModel",
     "CTENConfig",
+    "CTENLocalizationOutput",
     "CTENOutput",
+    "CTENTSLConfig",
     "FSENet",
     "FSENetConfig",
     "FusionNet",

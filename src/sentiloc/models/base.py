@@ -105,6 +105,19 @@ class CTENOutput(RecognitionOutput):
     keyframe_mask: Tensor | None = None
 
 
+@dataclass
+class CTENLocalizationOutput(LocalizationOutput):
+    """CTEN on the localization task: a CAS built from its attention (docs/methods.md §8.9).
+
+    Attributes:
+        clip: CTEN's clip-level outputs for the same videos (the pass logits are multi-label
+            video logits here; ``attention`` is the A* the CAS is built from). Always set by the
+            model; the default only follows the field order of a dataclass subclass.
+    """
+
+    clip: CTENOutput | None = None
+
+
 class BaseModel(nn.Module):
     """Every registered model: an ``nn.Module`` with a declared task, output type and optimiser groups."""
 

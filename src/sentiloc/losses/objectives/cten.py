@@ -6,6 +6,8 @@
   Optional polarity-consistent CE (PCCE, the released code's option): a clip whose predicted
   class has the other polarity than its label gets CE weight ``1 + λ`` instead of 1.
 - ``video_ce`` (recognition): cross-entropy of the clip logits, with optional label smoothing.
+- ``cten_video`` (localization, TSL-300 video labels): the same three passes with a multi-label
+  BCE, since a TSL-300 video can hold several sentiment classes (docs/methods.md §8.9).
 
 Each pass's loss is the mean over the clips that count in it: labelled clips (label ≠ -1) whose
 pass had at least one segment. A pass without such clips adds 0.
@@ -22,9 +24,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sentiloc.core.errors import SentilocError
+from sentiloc.data.batch import Batch
 from sentiloc.data.recognition.batch import UNLABELLED, RecognitionBatch
 from sentiloc.losses.registry import Objective, register_objective
-from sentiloc.models.base import CTENOutput, RecognitionOutput
+from sentiloc.models.base import CTENLocalizationOutput, CTENOutput, RecognitionOutput
 
 #: ``loss.reduction`` -> the factor on the sum of the ``n`` computed pass losses.
 REDUCTIONS: dict[str, Callable[[int], float]] = {"sum": lambda n: 1.0, "mean": lambda n: 1.0 / n}
@@ -180,3 +183,37 @@ class VideoCEObjective(Objective):
         labels = batch.labels
         ce = masked_mean(clip_ce(out.logits, labels, self.cfg.label_smoothing), labels != UNLABELLED)
         return {"total": ce, "ce": ce}
+
+
+@dataclass
+class CTENVideoConfig:
+    """The ``loss:`` section of ``loss.name: cten_video``.
+
+    Attributes:
+        reduction: ``sum`` or ``mean`` of the three pass losses, as for ``cten``.
+    """
+
+    reduction: str = "sum"
+
+    def __post_init__(self) -> None:
+        _require_reduction(self.reduction)
+
+
+@register_objective("cten_video", CTENVideoConfig)
+class CTENVideoObjective(Objective):
+    """``BCE(x_o) + BCE(x_k) + BCE(x_l)`` against the multi-label video labels of a localization batch."""
+
+    needs = CTENLocalizationOutput
+
+    def __init__(self, cfg: CTENVideoConfig, supervision: str, num_classes: int) -> None:
+        """Reads only ``batch.video_labels``, which every supervision level provides; ``num_classes`` is unused."""
+        self.cfg = cfg
+
+    def __call__(self, out: CTENLocalizationOutput, batch: Batch) -> dict[str, Tensor]:
+        labels = batch.video_labels.float()
+
+        def per_video(logits: Tensor) -> Tensor:
+            return F.binary_cross_entropy_with_logits(logits.float(), labels, reduction="none").mean(dim=1)
+
+        counted = torch.ones(labels.shape[0], dtype=torch.bool, device=labels.device)
+        return pass_losses(out.clip, per_video, counted, "bce", self.cfg.reduction)

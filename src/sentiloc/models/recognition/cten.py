@@ -246,6 +246,12 @@ class CTENPasses:
     keyframe_valid: Tensor | None = None
     context_valid: Tensor | None = None
 
+    def clip_output(self) -> CTENOutput:
+        """The clip-level outputs of these passes, as the recognition task types them."""
+        return CTENOutput(logits=self.logits, attention=self.attention, keyframe_logits=self.keyframe_logits,
+                          context_logits=self.context_logits, keyframe_valid=self.keyframe_valid,
+                          context_valid=self.context_valid, keyframe_mask=self.keyframes)
+
 
 class CTENNetwork(nn.Module):
     """The CTEN network on named streams: alignment, relations, temporal attention, one classifier."""
@@ -346,13 +352,4 @@ class CTEN(BaseModel):
         Returns:
             :class:`CTENOutput` in float32; the erased passes only in training with ``erase``.
         """
-        p = self.network(streams, mask)
-        return CTENOutput(
-            logits=p.logits,
-            attention=p.attention,
-            keyframe_logits=p.keyframe_logits,
-            context_logits=p.context_logits,
-            keyframe_valid=p.keyframe_valid,
-            context_valid=p.context_valid,
-            keyframe_mask=p.keyframes,
-        )
+        return self.network(streams, mask).clip_output()
