@@ -35,17 +35,28 @@ def _names(text: str) -> tuple[str, ...]:
     return names
 
 
-#: Options of one simulator each: given to the other task's simulator, they are refused.
-TSL_ONLY = {"videos": "--videos", "dims": "--dims", "face_missing": "--face-missing", "clicks": "--clicks",
-            "click_jitter": "--click-jitter", "max_duration": "--max-duration"}
-SPOTTING_ONLY = {"subjects": "--subjects", "videos_per_subject": "--videos-per-subject", "dim": "--dim",
-                 "max_seconds": "--max-seconds"}
+#: Simulator options (argparse dest -> flag, the tasks whose simulator takes it); another task's simulator refuses them.
+SIMULATOR_OPTIONS = {
+    "videos": ("--videos", ("localization", "recognition")),
+    "dims": ("--dims", ("localization", "recognition")),
+    "face_missing": ("--face-missing", ("localization",)),
+    "clicks": ("--clicks", ("localization",)),
+    "click_jitter": ("--click-jitter", ("localization",)),
+    "max_duration": ("--max-duration", ("localization",)),
+    "subjects": ("--subjects", ("spotting",)),
+    "videos_per_subject": ("--videos-per-subject", ("spotting",)),
+    "dim": ("--dim", ("spotting",)),
+    "max_seconds": ("--max-seconds", ("spotting",)),
+    "segments": ("--segments", ("recognition",)),
+    "min_segments": ("--min-segments", ("recognition",)),
+}
 
 
-def _refuse_options(args: argparse.Namespace, options: dict[str, str], task: str) -> None:
+def _refuse_options(args: argparse.Namespace, task: str) -> None:
     from sentiloc.core.errors import SentilocError
 
-    given = [flag for name, flag in options.items() if getattr(args, name) is not None]
+    given = [flag for name, (flag, tasks) in SIMULATOR_OPTIONS.items()
+             if task not in tasks and getattr(args, name) is not None]
     if given:
         raise SentilocError(f"simulate --task {task}: {', '.join(given)} belong(s) to the other task's simulator; drop them")
 
@@ -53,7 +64,7 @@ def _refuse_options(args: argparse.Namespace, options: dict[str, str], task: str
 def _simulate_tsl300(args: argparse.Namespace) -> dict:
     from sentiloc.data.simulate.tsl300 import SimulationSpec, simulate_dataset
 
-    _refuse_options(args, SPOTTING_ONLY, "localization")
+    _refuse_options(args, "localization")
     spec = SimulationSpec(n_videos=args.videos, seed=args.seed, face_missing=args.face_missing,
                           click_jitter_s=args.click_jitter or 0.0, max_duration_s=args.max_duration,
                           clicks=args.clicks or "inside")
@@ -69,7 +80,7 @@ def _simulate_spotting(args: argparse.Namespace) -> dict:
         simulate_spotting,
     )
 
-    _refuse_options(args, TSL_ONLY, "spotting")
+    _refuse_options(args, "spotting")
     spec = SpottingSimulationSpec(structure=args.structure or "casme2", subjects=args.subjects,
                                   videos_per_subject=args.videos_per_subject, seed=args.seed,
                                   max_seconds=args.max_seconds)
@@ -78,8 +89,21 @@ def _simulate_spotting(args: argparse.Namespace) -> dict:
     return simulate_spotting(Path(args.out), spec, overwrite=args.overwrite)
 
 
+def _simulate_recognition(args: argparse.Namespace) -> dict:
+    from sentiloc.data.simulate.recognition import (
+        RecognitionSimulationSpec,
+        simulate_recognition,
+    )
+
+    _refuse_options(args, "recognition")
+    spec = RecognitionSimulationSpec(structure=args.structure or "ve8", videos=args.videos, seed=args.seed,
+                                     dims=args.dims or {}, segments=args.segments, min_segments=args.min_segments)
+    return simulate_recognition(Path(args.out), spec, overwrite=args.overwrite)
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
-    summary = {"localization": _simulate_tsl300, "spotting": _simulate_spotting}[args.task](args)
+    summary = {"localization": _simulate_tsl300, "spotting": _simulate_spotting,
+               "recognition": _simulate_recognition}[args.task](args)
     for key, value in summary.items():
         print(f"{key}: {value}")
     return 0
@@ -134,15 +158,18 @@ def cmd_import_annotations(args: argparse.Namespace) -> int:
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
-    p = add_parser(verbs, "simulate", help="write a simulated dataset in the TSL-300 or the spotting layout")
+    p = add_parser(verbs, "simulate", help="write a simulated dataset in the TSL-300, spotting or recognition layout")
     p.add_argument("out", help="output folder")
-    p.add_argument("--task", default="localization", choices=["localization", "spotting"],
-                   help="localization (default): the TSL-300 layout; spotting: the facial-expression spotting layout")
+    p.add_argument("--task", default="localization", choices=["localization", "spotting", "recognition"],
+                   help="localization (default): the TSL-300 layout; spotting: the facial-expression spotting layout; "
+                   "recognition: the video emotion recognition layout")
     p.add_argument("--structure", help="localization: copy ids, durations, fps, segments and clicks from this "
-                   "TSL-300 folder; spotting: casme2 (default) or samm, the dataset whose size and fps are imitated")
+                   "TSL-300 folder; spotting: casme2 (default) or samm, the dataset whose size and fps are imitated; "
+                   "recognition: ve8 (default), ekman6 or dfew, the benchmark whose classes and protocol are imitated")
     p.add_argument("--videos", type=int, help="number of videos (default: all of the structure, 300 built-in)")
     p.add_argument("--seed", type=int, default=0, help="seed of everything simulated (default 0)")
-    p.add_argument("--dims", type=_dims, help="feature dims, e.g. rgb=1024,logmfcc=768,img=1024")
+    p.add_argument("--dims", type=_dims, help="feature dims, e.g. rgb=1024,logmfcc=768,img=1024 "
+                   "(recognition: visual=128,audio=64 by default; dfew: face=128,audio=64)")
     p.add_argument("--face-missing", type=float, help="fraction of snippets without a face (default 0.15)")
     p.add_argument("--clicks", choices=["inside", "noisy", "real"],
                    help="inside (default): one click inside each training segment, as point supervision is "
@@ -156,6 +183,10 @@ def register(verbs: argparse._SubParsersAction) -> None:
                    help="spotting: videos per subject (default: the structure's, about 4 or 5)")
     p.add_argument("--dim", type=positive_int, help="spotting: feature dimensions (default 32)")
     p.add_argument("--max-seconds", type=positive_float, help="spotting: cap video durations (seconds, >= 5)")
+    p.add_argument("--segments", type=positive_int,
+                   help="recognition: segments per video (default: ve8 and ekman6 10, dfew 16 frames)")
+    p.add_argument("--min-segments", type=positive_int,
+                   help="recognition: draw each video's length between this and --segments (default: all equal)")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     p.set_defaults(handler=cmd_simulate)
 
