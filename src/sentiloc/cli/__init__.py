@@ -13,13 +13,23 @@ import sys
 from collections.abc import Sequence
 
 from sentiloc import __version__
-from sentiloc.cli import benchmark, crossval, data, demo, predict, study, train, video
+from sentiloc.cli import (
+    annotate,
+    benchmark,
+    crossval,
+    data,
+    demo,
+    predict,
+    study,
+    train,
+    video,
+)
 from sentiloc.cli._args import add_verbosity_flags
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.progress import configure_logging
 
 #: Verb modules in the order ``--help`` lists them: the workflow first, then research tools.
-VERB_MODULES = (data, train, crossval, predict, video, demo, benchmark, study)
+VERB_MODULES = (data, train, crossval, predict, video, annotate, demo, benchmark, study)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,9 @@ segment, a row with ``time`` is a click (point label); ``split`` (``train``/``te
 be given per video, otherwise a seeded ``test_fraction`` of all videos becomes the test split,
 drawn from those that have segments (only they can be evaluated). Segments feed ``videosenti_gt.json`` (full supervision)
 and, for test videos, ``gt.json``; clicks of training videos feed ``point_gaussian/point_labels.csv``
-in native frames, exactly like TSL-300's files.
+in native frames, exactly like TSL-300's files. Other columns are ignored, and a row whose ``kind``
+column is neither empty nor ``click`` (the ``rejected`` and ``done`` rows of ``sentiloc annotate``'s
+label files) is skipped.
 
 Features are extracted into ``OUT/extracted`` (resumable, see :mod:`sentiloc.features.batch`)
 and hard-linked into ``OUT/features/<split>/``; ``OUT/extractor.json`` records the extractor
@@ -86,6 +88,8 @@ def read_annotation_csv(path: Path) -> dict[str, VideoAnnotations]:
         raise SentilocError(f"{path}: unreadable CSV ({exc}); save it as UTF-8 CSV") from None
     videos: dict[str, VideoAnnotations] = {}
     for line, row in rows:
+        if _cell(row, "kind") not in ("", "click"):
+            continue
         video_id = _cell(row, "video")
         problem = id_problem(video_id)
         if problem:
