@@ -217,6 +217,14 @@ def test_only_annotated_videos_are_scored() -> None:
     assert metrics["mAP"] == [1.0] * 5 and metrics["videos"] == 1
 
 
+def test_keyframes_past_the_predicted_segments_are_refused() -> None:
+    # v1's attention has 10 segments (0..9); a keyframe [8, 12] cannot be on the same grid
+    with pytest.raises(SentilocError, match=r"keyframe ending at segment 12 but its prediction has 10 segments"):
+        keyframe_case({"v1": [([2, 5], 0.5)]}, keyframes={"v1": [[8, 12]]})
+    with pytest.raises(SentilocError, match="same segments"):
+        keyframe_case({"v1": [([2, 5], 0.5)]}, keyframes={"v1": [[0, 1]], "v2": [[0, 10 ** 400]]})
+
+
 # --------------------------------------------------------------------------- folds
 
 
@@ -305,6 +313,10 @@ HOSTILE = {
                                "< 4"),
     "segment score string": (broken(lambda c: c["results"]["v1"]["evidence"][0].update(score="high")), "evidence"),
     "segment without score": (broken(lambda c: c["results"]["v1"]["evidence"][0].pop("score")), "evidence"),
+    "huge segment score": (broken(lambda c: c["results"]["v1"]["evidence"][0].update(score=10**400)), "evidence"),
+    "huge attention": (broken(lambda c: c["results"]["v1"].update(attention=[0.5, 10**400])), "attention"),
+    "huge score": (broken(lambda c: c["results"]["v1"].update(scores=[10**400, 0, 0])), "3 finite numbers"),
+    "evidence without attention": (broken(lambda c: c["results"]["v1"].pop("attention")), "no attention"),
 }
 
 
@@ -319,11 +331,9 @@ def test_hostile_prediction_files_fail_in_one_line_naming_the_file(tmp_path: Pat
 
 def test_a_valid_file_passes_and_optional_fields_may_be_absent(tmp_path: Path) -> None:
     assert load_predictions(write(tmp_path / "pred.json", good_file()))["classes"] == CLASSES
+    # a classifier without attention: scored for accuracy, no keyframe detection
     bare = predictions({"v1": {"label": "joy", "scores": [0.1, 0.8, 0.1]}})
     assert parse_predictions(bare, "bare.json") is bare
-    # without attention the evidence bounds are only checked for 0 <= first <= last
-    loose = predictions({"v1": {"label": "joy", "scores": [0.1, 0.8, 0.1], "evidence": [{"segment": [5, 9], "score": 1}]}})
-    assert parse_predictions(loose, "loose.json") is loose
 
 
 # --------------------------------------------------------------------------- the DATA folder

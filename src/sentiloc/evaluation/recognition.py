@@ -93,32 +93,38 @@ def load_predictions(path: Path | str) -> dict:
     return parse_predictions(load_json(path, "predictions"), path)
 
 
+def _finite(value: object) -> bool:
+    """Whether ``value`` is a finite JSON number (no bool, no string, no integer beyond the float range)."""
+    try:
+        return type(value) in (int, float) and math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _numbers(values: object) -> np.ndarray | None:
-    """``values`` as a float64 array when it is a list of finite numbers (no bools, no strings), else None."""
-    if not isinstance(values, list) or not all(type(v) in (int, float) for v in values):
+    """``values`` as a float64 array when it is a list of finite numbers (see :func:`_finite`), else None."""
+    if not isinstance(values, list) or not all(map(_finite, values)):
         return None
-    array = np.array(values, dtype=np.float64)
-    return array if np.isfinite(array).all() else None
+    return np.array(values, dtype=np.float64)
 
 
-def _evidence_problem(evidence: object, n_segments: int | None) -> str | None:
-    """Why an ``evidence`` list is malformed, or None."""
+def _evidence_problem(evidence: object, n_segments: int) -> str | None:
+    """Why an ``evidence`` list on a clip of ``n_segments`` segments is malformed, or None."""
     if not isinstance(evidence, list):
         return "has evidence that is not a list of segments"
     for item in evidence:
         segment = item.get("segment") if isinstance(item, dict) else None
-        score = item.get("score") if isinstance(item, dict) else None
         if not (isinstance(segment, list) and len(segment) == 2 and all(type(x) is int for x in segment)
-                and type(score) in (int, float) and math.isfinite(score)):
+                and _finite(item.get("score"))):
             return f'has evidence {str(item)[:80]}, not {{"segment": [first, last], "score": finite number}}'
-        if not 0 <= segment[0] <= segment[1] or (n_segments is not None and segment[1] >= n_segments):
-            limit = "" if n_segments is None else f" < {n_segments} (its attention's length)"
-            return f"has evidence {segment}, not inclusive segment indices 0 <= first <= last{limit}"
+        if not 0 <= segment[0] <= segment[1] < n_segments:
+            return (f"has evidence {str(segment)[:80]}, not inclusive segment indices 0 <= first <= last < "
+                    f"{n_segments} (the attention's length)")
     return None
 
 
 def _entry_problem(entry: object, classes: Sequence[str]) -> str | None:
-    """Why one video's prediction is malformed, or None (``attention`` and ``evidence`` may be absent)."""
+    """Why one video's prediction is malformed, or None (``attention`` may be absent, and then ``evidence`` too)."""
     if not isinstance(entry, dict):
         return f"is not {_ENTRY_FORM}"
     if entry.get("label") not in classes:
@@ -133,7 +139,9 @@ def _entry_problem(entry: object, classes: Sequence[str]) -> str | None:
     if attention is not None and (values is None or len(values) == 0 or values.min() < 0 or values.max() > 1):
         return "has attention that is not a non-empty list of finite numbers in [0, 1]"
     evidence = entry.get("evidence")
-    return None if evidence is None else _evidence_problem(evidence, None if values is None else len(values))
+    if evidence is not None and values is None:
+        return "has evidence but no attention; evidence segments index the attention's T segments"
+    return None if evidence is None else _evidence_problem(evidence, len(values))
 
 
 def parse_predictions(raw: Any, path: Path | str) -> dict:
@@ -330,6 +338,7 @@ def keyframe_detection(ground_truth: Mapping, predictions: Mapping, videos: Sequ
     has_evidence = any(results.get(v, {}).get("evidence") is not None for v in annotated)
     if not has_evidence or not any(keyframes[v] for v in annotated):
         return None
+    _check_same_segments(keyframes, results, annotated)
     database = {v: {"subset": "test", "annotations": [{"label": _KEYFRAME_LABEL, "segment": [first, last + 1]}
                                                       for first, last in keyframes[v]]} for v in annotated}
     detections = {v: [{"label": _KEYFRAME_LABEL, "score": item["score"],
@@ -337,6 +346,17 @@ def keyframe_detection(ground_truth: Mapping, predictions: Mapping, videos: Sequ
                       for item in results[v].get("evidence") or []] for v in annotated if v in results}
     result = evaluate_detection({"database": database}, {"results": detections}, "test", KEYFRAME_TIOU)
     return KeyframeResult(list(KEYFRAME_TIOU), result.mAP, result.average_mAP, len(annotated))
+
+
+def _check_same_segments(keyframes: Mapping[str, list], results: Mapping[str, Mapping], videos: Sequence[str]) -> None:
+    """Refuse a keyframe span past the attention of its video's prediction: the two would index different segments."""
+    for video in videos:
+        attention = results.get(video, {}).get("attention")
+        last = max((span[1] for span in keyframes[video]), default=-1)
+        if attention is not None and last >= len(attention):
+            raise SentilocError(f"{layout.KEYFRAMES_FILE}: video {video!r} has a keyframe ending at segment {last} but "
+                                f"its prediction has {len(attention)} segments; keyframes and predictions must index "
+                                "the same segments (predict without data.segments pooling, or fix the spans)")
 
 
 def fold_summary(per_fold: Mapping[str, Mapping]) -> dict:
