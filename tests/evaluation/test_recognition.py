@@ -412,3 +412,26 @@ def test_perfect_predictions_score_one(truth: list) -> None:
     metrics = evaluate_recognition(gt, preds).to_json()
     assert metrics["accuracy"] == 1.0 and metrics["uar"] == 1.0 and metrics["war"] == 1.0
     assert all(r in (1.0, None) for r in metrics["per_class_recall"].values())
+
+
+SPANS = st.lists(st.tuples(st.integers(0, 8), st.integers(0, 3)).map(lambda p: [p[0], p[0] + p[1]]), max_size=3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(SPANS, min_size=1, max_size=5), st.integers(0, 2))
+def test_evidence_equal_to_the_keyframes_scores_one(spans: list, shift: int) -> None:
+    keyframes = {f"v{i}": video_spans for i, video_spans in enumerate(spans)}
+    gt = ground_truth({video: "anger" for video in keyframes}, keyframes=keyframes)
+
+    def detected(offset: int) -> dict | None:
+        per_video = {v: entry("anger", evidence=[([a + offset, b + offset], 1.0 - 0.01 * k)
+                                                 for k, (a, b) in enumerate(s)], length=20)
+                     for v, s in keyframes.items()}
+        return evaluate_recognition(gt, predictions(per_video)).to_json()["keyframes"]
+
+    perfect = detected(0)
+    if not any(spans):
+        assert perfect is None
+        return
+    assert perfect["mAP"] == [1.0] * 5 and perfect["average_mAP"] == 1.0
+    assert all(0.0 <= m <= 1.0 for m in detected(shift)["mAP"])
