@@ -146,12 +146,46 @@ def cmd_check_data(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def cmd_import_annotations(args: argparse.Namespace) -> int:
+#: import-annotations options (argparse dest -> flag, the value meaning "not given") of the recognition split files.
+SPLIT_OPTIONS = {"split": ("--split", None), "all_splits": ("--all-splits", False)}
+#: ... and of the spotting sheets.
+SHEET_OPTIONS = {"fps": ("--fps", None), "first_frame": ("--first-frame", 0), "points": ("--points", None),
+                 "allow_pickle": ("--allow-pickle", False)}
+
+
+def _refuse_import_options(args: argparse.Namespace, options: dict[str, tuple[str, object]]) -> None:
+    from sentiloc.core.errors import SentilocError
+
+    given = [flag for name, (flag, unset) in options.items() if getattr(args, name) != unset]
+    if given:
+        raise SentilocError(f"import-annotations --format {args.format}: {', '.join(given)} do(es) not apply to this "
+                            "format; drop them")
+
+
+def _import_sheet(args: argparse.Namespace) -> dict:
     from sentiloc.data.spotting.importers import ImportOptions, import_annotations
 
+    _refuse_import_options(args, SPLIT_OPTIONS)
     options = ImportOptions(fps=args.fps, first_frame=args.first_frame, points=args.points,
                             allow_pickle=args.allow_pickle)
-    summary = import_annotations(args.format, Path(args.sheet), Path(args.out), options, overwrite=args.overwrite)
+    return import_annotations(args.format, Path(args.sheet), Path(args.out), options, overwrite=args.overwrite)
+
+
+def _import_splits(args: argparse.Namespace) -> dict:
+    from sentiloc.data.recognition.importers import import_splits
+
+    _refuse_import_options(args, SHEET_OPTIONS)
+    return import_splits(args.format, Path(args.sheet), Path(args.out), split=args.split or 1,
+                         all_splits=args.all_splits, overwrite=args.overwrite)
+
+
+#: --format -> its importer: facial-expression spotting sheets, or video emotion recognition split files.
+IMPORT_FORMATS = {"casme2": _import_sheet, "samm": _import_sheet, "gim": _import_sheet,
+                  "ve8": _import_splits, "ekman6": _import_splits}
+
+
+def cmd_import_annotations(args: argparse.Namespace) -> int:
+    summary = IMPORT_FORMATS[args.format](args)
     for key, value in summary.items():
         print(f"{key}: {value}")
     return 0
@@ -206,10 +240,13 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_check_data)
 
     p = add_parser(verbs, "import-annotations",
-                   help="convert CAS(ME)2, SAMM-LV or GIM annotations into the spotting layout")
-    p.add_argument("sheet", help="the annotation sheet (.xlsx or .csv; for gim the <DS>-Annotations folder)")
-    p.add_argument("--format", required=True, choices=["casme2", "samm", "gim"], help="where the annotations come from")
-    p.add_argument("--out", required=True, help="dataset folder to write videos.csv, annotations.csv (and points.csv) into")
+                   help="convert CAS(ME)2, SAMM-LV or GIM annotations into the spotting layout, or VideoEmotion-8 "
+                   "and Ekman-6 split files into the recognition layout")
+    p.add_argument("sheet", help="the annotation sheet (.xlsx or .csv; for gim the <DS>-Annotations folder; for ve8 and "
+                   "ekman6 the folder of classInd.txt and trainlistNN.txt/testlistNN.txt, or one annotation .json)")
+    p.add_argument("--format", required=True, choices=list(IMPORT_FORMATS), help="where the annotations come from")
+    p.add_argument("--out", required=True, help="dataset folder to write videos.csv, annotations.csv (and points.csv), "
+                   "or classes.txt and labels.csv, into")
     p.add_argument("--fps", type=positive_float, help="native frame rate for videos.csv (default: casme2 30, samm 200)")
     p.add_argument("--first-frame", type=int, default=0,
                    help="the number the source gives the first frame (1 if it counts images from 1; default 0)")
@@ -218,5 +255,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
                    "default: released for gim, none for sheets")
     p.add_argument("--allow-pickle", action="store_true",
                    help="gim: unpickle the released object arrays (unpickling can run code: trusted files only)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing videos.csv/annotations.csv/points.csv")
+    p.add_argument("--split", type=positive_int, help="ve8, ekman6: the split written to labels.csv (default 1)")
+    p.add_argument("--all-splits", action="store_true",
+                   help="ve8, ekman6: also write every split found as labels_splitNN.csv (data.labels_file picks one)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing files of the layout")
     p.set_defaults(handler=cmd_import_annotations)
