@@ -150,13 +150,13 @@ def read_label_file(path: Path) -> tuple[list[Mark], list[dict[str, str]]]:
     return marks, others
 
 
-def render(marks: Iterable[Mark], others: Iterable[dict[str, str]]) -> str:
-    """The label file's text: the header, the other rows, then the marks."""
+def csv_rows(rows: Iterable[dict[str, str]], header: bool = False) -> str:
+    """``rows`` as lines of the label file (with the header line first when asked)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n", restval="")
-    writer.writeheader()
-    writer.writerows(others)
-    writer.writerows(mark.to_row() for mark in marks)
+    if header:
+        writer.writeheader()
+    writer.writerows(rows)
     return buffer.getvalue()
 
 
@@ -217,9 +217,12 @@ class LabelStore:
             os.close(self._lock_fd)
             raise
         self._marks = {mark.id: mark for mark in marks}
+        #: Each mark's line of the file, kept beside it so a write only joins lines (group commits stay cheap).
+        self._lines = {mark.id: csv_rows([mark.to_row()]) for mark in marks}
+        self._head = csv_rows(self._others, header=True)
         if not self.path.exists():
             try:
-                atomic_write_text(self.path, render([], []))
+                atomic_write_text(self.path, self._head)
             except BaseException:
                 os.close(self._lock_fd)
                 raise
@@ -245,21 +248,21 @@ class LabelStore:
         """Add a mark; returns it and its version."""
         mark = Mark(new_id(), video, kind, annotator, now_stamp(), label, time_s)
         with self._cond:
-            self._marks[mark.id] = mark
+            self._set(mark)
             return mark, self._bump()
 
     def remove(self, mark_id: str, annotator: str) -> tuple[Mark, int]:
         """Remove ``annotator``'s mark ``mark_id``."""
         with self._cond:
             mark = self._own(mark_id, annotator)
-            del self._marks[mark_id]
+            del self._marks[mark_id], self._lines[mark_id]
             return mark, self._bump()
 
     def relabel(self, mark_id: str, annotator: str, label: str) -> tuple[Mark, int]:
         """Give ``annotator``'s click ``mark_id`` another class."""
         with self._cond:
             mark = replace(self._own(mark_id, annotator), label=label, timestamp=now_stamp())
-            self._marks[mark_id] = mark
+            self._set(mark)
             return mark, self._bump()
 
     def wait(self, version: int, timeout_s: float | None = None) -> None:
@@ -287,6 +290,11 @@ class LabelStore:
             raise StoreError(f"row {mark_id!r} belongs to annotator {mark.annotator!r}; only they can change it")
         return mark
 
+    def _set(self, mark: Mark) -> None:
+        line = csv_rows([mark.to_row()])  # outside the dicts first: a failure changes nothing
+        self._marks[mark.id] = mark
+        self._lines[mark.id] = line
+
     def _bump(self) -> int:
         self._version += 1
         self._cond.notify_all()
@@ -300,10 +308,10 @@ class LabelStore:
                     self._cond.wait()
                 if self._version <= max(attempted, self._written) and self._closing:
                     return
-                version, marks, others = self._version, list(self._marks.values()), list(self._others)
+                version, text = self._version, self._head + "".join(self._lines.values())
             attempted = version
             try:
-                atomic_write_text(self.path, render(marks, others))
+                atomic_write_text(self.path, text)
                 _fsync_folder(self.path.parent)
             except WriteFailed as exc:
                 log.error("%s", exc)

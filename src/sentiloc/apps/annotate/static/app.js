@@ -35,12 +35,13 @@ function banner(text, ok = false) {
   if (ok) setTimeout(() => { if (el.textContent === text) el.hidden = true; }, 4000);
 }
 
-async function guarded(action) {
+// Runs an action that talks to the server; state.pending counts those still running (tests wait for 0).
+async function guarded(action, failure = "Not saved") {
   state.pending += 1;
   try {
     await action();
   } catch (err) {
-    banner(`Not saved: ${err.message}`);
+    banner(`${failure}: ${err.message}`);
   } finally {
     state.pending -= 1;
   }
@@ -64,19 +65,19 @@ async function loadSession() {
 }
 
 async function openVideo(index, time_s = 0) {
-  state.index = index;
-  state.selected = null;
-  state.model = null;
-  const v = currentVideo();
-  $("video-name").textContent = v.id;
-  video.src = `/api/videos/${index}/media`;
-  video.addEventListener("loadedmetadata", () => { video.currentTime = Math.min(time_s, video.duration || time_s); },
-    { once: true });
-  await refreshMarks();
-  if (state.session.has_model) {
-    state.model = await api("GET", `/api/videos/${index}/model${query()}`);
-  }
-  render();
+  await guarded(async () => {
+    state.index = index;
+    state.selected = null;
+    state.model = null;
+    const v = currentVideo();
+    $("video-name").textContent = v.id;
+    video.src = `/api/videos/${index}/media`;
+    video.addEventListener("loadedmetadata", () => { video.currentTime = Math.min(time_s, video.duration || time_s); },
+      { once: true });
+    await refreshMarks();
+    await refreshModel();
+    render();
+  }, "Could not open the video");
 }
 
 async function refreshMarks() {
@@ -149,15 +150,17 @@ function activeSuggestion() {
 }
 
 async function decide(accept) {
-  const s = activeSuggestion();
-  if (!s) {
-    banner(state.session.has_model ? "No open suggestion in this video." : "No model: start with --checkpoint for suggestions.");
-    return;
-  }
-  await addClick(s.label, s.time_s, accept ? "click" : "rejected");
-  const next = suggestions().find((x) => x.time_s > s.time_s) || suggestions()[0];
-  if (next) select({ type: "suggestion", time_s: next.time_s, label: next.label });
-  render();
+  await guarded(async () => {
+    const s = activeSuggestion();
+    if (!s) {
+      banner(state.session.has_model ? "No open suggestion in this video." : "No model: start with --checkpoint for suggestions.");
+      return;
+    }
+    await addClick(s.label, s.time_s, accept ? "click" : "rejected");
+    const next = suggestions().find((x) => x.time_s > s.time_s) || suggestions()[0];
+    if (next) select({ type: "suggestion", time_s: next.time_s, label: next.label });
+    render();
+  });
 }
 
 // ---- navigation ----
@@ -194,10 +197,14 @@ function step(direction) {
 }
 
 async function nextVideo(direction) {
-  const order = state.session.order;
-  const here = order.indexOf(state.index);
-  if (direction > 0) {
-    await guarded(() => setDone(state.index, true));
+  await guarded(async () => {
+    const order = state.session.order;
+    const here = order.indexOf(state.index);
+    if (direction < 0) {
+      await openVideo(order[(here - 1 + order.length) % order.length]);
+      return;
+    }
+    await setDone(state.index, true);
     const rest = order.slice(here + 1).concat(order.slice(0, here));
     const target = rest.find((i) => !state.session.videos[i].done);
     if (target === undefined) {
@@ -206,9 +213,7 @@ async function nextVideo(direction) {
       return;
     }
     await openVideo(target);
-  } else {
-    await openVideo(order[(here - 1 + order.length) % order.length]);
-  }
+  });
 }
 
 function onKey(event) {
