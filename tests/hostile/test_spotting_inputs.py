@@ -71,38 +71,47 @@ def folder_instead(name: str) -> Callable[[Path], str]:
     return mutate
 
 
-def features(array: Callable[[np.ndarray], np.ndarray]) -> Callable[[Path], str]:
+def features(array: Callable[[np.ndarray], np.ndarray], name: str = FEATURE) -> Callable[[Path], str]:
     def mutate(root: Path) -> str:
-        np.save(root / FEATURE, array(np.load(root / FEATURE)))
-        return Path(FEATURE).name
+        np.save(root / name, array(np.load(root / name)))
+        return Path(name).name
     return mutate
 
 
-def truncated(root: Path) -> str:
-    (root / FEATURE).write_bytes((root / FEATURE).read_bytes()[:90])
-    return Path(FEATURE).name
+def truncated(name: str = FEATURE) -> Callable[[Path], str]:
+    def mutate(root: Path) -> str:
+        (root / name).write_bytes((root / name).read_bytes()[:90])
+        return Path(name).name
+    return mutate
 
 
-def huge_header(root: Path) -> str:
+def huge_header(name: str = FEATURE) -> Callable[[Path], str]:
     """A header claiming 256 GB of float32 in a file of a few hundred bytes."""
-    with (root / FEATURE).open("wb") as handle:
-        np.lib.format.write_array_header_1_0(handle, {"descr": "<f4", "fortran_order": False, "shape": (2**36, 1024)})
-        handle.write(b"\0" * 64)
-    return Path(FEATURE).name
+    def mutate(root: Path) -> str:
+        with (root / name).open("wb") as handle:
+            np.lib.format.write_array_header_1_0(handle, {"descr": "<f4", "fortran_order": False,
+                                                          "shape": (2**36, 1024)})
+            handle.write(b"\0" * 64)
+        return Path(name).name
+    return mutate
 
 
-def pickled(root: Path) -> str:
-    Payload.marker = root.parent / "pwned"
-    np.save(root / FEATURE, np.array([[Payload()]], dtype=object), allow_pickle=True)
-    return Path(FEATURE).name
+def pickled(name: str = FEATURE) -> Callable[[Path], str]:
+    def mutate(root: Path) -> str:
+        Payload.marker = root.parent / "pwned"
+        np.save(root / name, np.array([[Payload()]], dtype=object), allow_pickle=True)
+        return Path(name).name
+    return mutate
 
 
-def outside_link(root: Path) -> str:
-    outside = root.parent / "outside.npy"
-    shutil.copy(root / FEATURE, outside)
-    (root / FEATURE).unlink()
-    (root / FEATURE).symlink_to(outside)
-    return Path(FEATURE).name
+def outside_link(name: str = FEATURE) -> Callable[[Path], str]:
+    def mutate(root: Path) -> str:
+        outside = root.parent / "outside.npy"
+        shutil.copy(root / name, outside)
+        (root / name).unlink()
+        (root / name).symlink_to(outside)
+        return Path(name).name
+    return mutate
 
 
 CASES: dict[str, Callable[[Path], str]] = {
@@ -141,11 +150,11 @@ CASES: dict[str, Callable[[Path], str]] = {
     "features_rows": features(lambda a: a[:-1]),
     "features_dim": features(lambda a: a[:, :2]),
     "features_1d": features(lambda a: a[:, 0]),
-    "npy_truncated": truncated,
+    "npy_truncated": truncated(),
     "npy_is_text": write(FEATURE, "hello, I am text\n"),
-    "npy_header_256GB": huge_header,
-    "npy_pickled_object": pickled,
-    "npy_symlink_outside": outside_link,
+    "npy_header_256GB": huge_header(),
+    "npy_pickled_object": pickled(),
+    "npy_symlink_outside": outside_link(),
 }
 
 
