@@ -202,7 +202,7 @@ def plot_agreement(path: Path, pairs: Sequence[PairStats], match_s: float) -> Pa
     ecdf.set_ylabel("share of clicks")
     ecdf.set_ylim(0, 1)
     ecdf.grid(alpha=0.3)
-    ecdf.legend(fontsize=8, loc="lower right")
+    ecdf.legend(fontsize=8, loc="upper left")
     ecdf.set_title("How far apart do annotators click?")
     names = [f"{p.a}\n{p.b}" for p in pairs]
     x = np.arange(len(pairs))
