@@ -82,8 +82,9 @@ DISTRACTOR_RATE = 0.1
 NEUTRAL_STREAM, CONFUSED_STREAM = 0.15, 0.10
 #: Per-video appearance offset sd per dim, and segment noise sd per dim.
 APPEARANCE_SD, NOISE_SD = 0.5, 1.0
-#: Feature files written at once (their atomic writes wait on the disk, not the CPU).
-WRITERS = 8
+#: Feature files written at once (their atomic writes wait on the disk, not the CPU), and videos drawn
+#: before their files are written (bounds the memory of a large simulation).
+WRITERS, CHUNK = 8, 256
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,18 @@ class DrawnVideo:
                 "streams": self.states, "distractors": self.distractors}
 
 
+def shown_class(rng: np.random.Generator, label: int, sim: np.ndarray) -> int | None:
+    """The class one stream of a video shows: none (chance :data:`NEUTRAL_STREAM`), a confusable class
+    (chance :data:`CONFUSED_STREAM`, drawn in proportion to its similarity to ``label``), else ``label``."""
+    draw = rng.random()
+    if draw < NEUTRAL_STREAM:
+        return None
+    if draw < NEUTRAL_STREAM + CONFUSED_STREAM:
+        others = np.delete(np.arange(len(sim)), label)
+        return int(rng.choice(others, p=sim[label, others] / sim[label, others].sum()))
+    return label
+
+
 def draw_video(spec: RecognitionSimulationSpec, shape: Structure, row: LabelRow, sim: np.ndarray,
                space: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> DrawnVideo:
     """One video: length, keyframes, gain, each stream's state and distractors, then ``(T, D_s)`` features per stream."""
@@ -247,17 +260,14 @@ def draw_video(spec: RecognitionSimulationSpec, shape: Structure, row: LabelRow,
                                     replace=False).tolist())
     salience = (inside | np.isin(np.arange(length), distractors)) * gain
     label = shape.classes.index(row.label)
-    others = np.delete(np.arange(len(shape.classes)), label)
     states, features = {}, {}
     for stream, stream_gain in zip(shape.streams, shape.stream_gain):
         protos, salience_dir = space[stream]
-        draw = rng.random()
-        shown = label if draw >= NEUTRAL_STREAM + CONFUSED_STREAM else None if draw < NEUTRAL_STREAM else int(
-            rng.choice(others, p=sim[label, others] / sim[label, others].sum()))
+        shown = shown_class(rng, label, sim)
         states[stream] = "label" if shown == label else "neutral" if shown is None else shape.classes[shown]
         emotion = np.where(inside, 1.0, CONTEXT_SHARE) * gain * stream_gain  # (T,)
         dim = protos.shape[1]
-        rows = salience[:, None] * salience_dir + rng.normal(0.0, APPEARANCE_SD, dim)
+        rows = salience[:, None] * salience_dir + rng.normal(0.0, APPEARANCE_SD, dim)  # (T, dim)
         if shown is not None:
             rows = rows + emotion[:, None] * protos[shown]
         features[stream] = (rows + rng.normal(0.0, NOISE_SD, (length, dim))).astype(np.float32)
@@ -282,7 +292,7 @@ def simulate_recognition(out: Path, spec: RecognitionSimulationSpec, overwrite: 
     records = {}
     with ThreadPoolExecutor(WRITERS) as pool, progress_bar(total=len(plan), enabled=progress, desc="simulate",
                                                            unit="video") as bar:
-        for chunk in _chunks(plan, 256):
+        for chunk in _chunks(plan, CHUNK):
             drawn = [draw_video(spec, shape, row, sim, space) for row in chunk]
             jobs = [(layout.feature_path(out, s, v.row.video_id), v.features[s]) for v in drawn for s in shape.streams]
             list(pool.map(lambda job: atomic_save_npy(*job), jobs))
