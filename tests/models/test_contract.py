@@ -1,7 +1,8 @@
 """The contract every registered model keeps (the masking contract of ``models/blocks.py``).
 
 Parametrised over the localization models of the registry, so a newly registered one is held to
-it without a new test (spotting models: tests/models/test_spotting_models.py): outputs of its declared type, float32 and finite, zero at padding, independent of the
+it without a new test (spotting models: tests/models/test_spotting_models.py; recognition models:
+tests/models/recognition/test_recognition_contract.py): outputs of its declared type, float32 and finite, zero at padding, independent of the
 padding and of its contents, the top-k video score, gradients for every parameter, float32
 under bf16 autocast.
 """

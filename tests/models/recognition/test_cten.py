@@ -92,6 +92,17 @@ def test_the_erased_passes_are_the_network_on_the_kept_segments_alone() -> None:
             torch.testing.assert_close(logits[row : row + 1], alone.logits, atol=1e-5, rtol=0)
 
 
+def test_padding_never_changes_the_erased_passes() -> None:
+    model = tiny("cten", theta=0.5).train()  # dropout 0 and the paper residual: training is deterministic
+    streams, mask = make_clips(lengths=(7, 4))
+    garbage = {s: torch.where(mask[..., None], x, torch.full_like(x, -3.0)) for s, x in streams.items()}
+    batched = model(garbage, mask)
+    alone = model({s: x[1:, :4] for s, x in streams.items()}, mask[1:, :4])
+    for field in ("logits", "keyframe_logits", "context_logits", "keyframe_valid", "context_valid"):
+        torch.testing.assert_close(getattr(batched, field)[1:], getattr(alone, field), atol=1e-5, rtol=0, msg=field)
+    assert torch.equal(batched.keyframe_mask[1:, :4], alone.keyframe_mask) and not batched.keyframe_mask[1, 4:].any()
+
+
 def test_erased_passes_exist_only_in_training_and_not_without_erasing() -> None:
     streams, mask = make_clips()
     evaluated = tiny("cten").eval()(streams, mask)

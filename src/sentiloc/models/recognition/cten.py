@@ -128,6 +128,7 @@ class PaperResidual(nn.Module):
     """The paper's non-local residual ``F' = F + W_z Z``."""
 
     def __init__(self, dim: int) -> None:
+        """``dim`` is unused (no parameters); every residual form is built the same way."""
         super().__init__()
 
     def forward(self, f: Tensor, wz: Tensor, mask: Tensor) -> Tensor:
