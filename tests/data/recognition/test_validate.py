@@ -115,3 +115,15 @@ def test_cli_detects_the_layout_and_exits_by_verdict(data: Path, capsys: pytest.
     (data / "labels_b.csv").write_text("video,label,fold\nv_joy_1,joy,1\n")
     assert main(["check-data", str(data), "--labels-file", "labels_b.csv"]) == 0
     assert "folds: {1: 1}" in capsys.readouterr().out
+
+
+def test_stream_folders_are_found_or_named(data: Path) -> None:
+    report = check_recognition_dataset(data, ["../visual"])
+    assert str(report.problems[0]).endswith(
+        "features: stream name '../visual' contains a path separator; name a folder under features/")
+    for stream in ("visual", "audio"):
+        for path in (data / "features" / stream).iterdir():
+            path.unlink()
+        (data / "features" / stream).rmdir()
+    report = check_recognition_dataset(data)
+    assert [p.message for p in report.problems] == ["no stream folders"]
