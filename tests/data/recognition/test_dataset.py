@@ -67,6 +67,13 @@ def test_test_fold_selects_the_fold_and_trains_on_the_others(data: Path) -> None
     assert videos_of_split(data, cfg, "train") == ["v_anger_1", "v_joy_2", "v_sad_1"]
 
 
+def test_an_unlabelled_video_is_never_trained_on(data: Path) -> None:
+    (data / "labels.csv").write_text("video,label,split,fold\nv_joy_1,joy,train,1\nv_sad_1,,test,1\n"
+                                     "v_anger_1,anger,test,2\n")
+    assert videos_of_split(data, RecognitionDataConfig(test_fold=2), "train") == ["v_joy_1"]
+    assert videos_of_split(data, RecognitionDataConfig(test_fold=1), "test") == ["v_joy_1", "v_sad_1"]
+
+
 def test_fold_errors(data: Path) -> None:
     with pytest.raises(SentilocError, match="data.test_fold 3: labels.csv has folds 1..2"):
         videos_of_split(data, RecognitionDataConfig(test_fold=3), "test")

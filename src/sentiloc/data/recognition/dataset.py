@@ -101,6 +101,8 @@ def _split_rows(rows: Mapping[str, LabelRow], cfg: RecognitionDataConfig, split:
     """The videos of ``split`` among ``rows``: by ``cfg.test_fold`` when set, else by the split column."""
     if split == "all":
         return list(rows)
+    if split == "train":
+        rows = {video: row for video, row in rows.items() if row.label is not None}
     if cfg.test_fold is not None:
         folds = folds_of(rows)
         if not folds:
@@ -119,7 +121,8 @@ def videos_of_split(root: Path, cfg: RecognitionDataConfig, split: str) -> list[
     """Video ids of ``split`` (train, test or all) in labels-file order.
 
     With ``cfg.test_fold`` set, ``test`` is that fold and ``train`` every other fold; otherwise the
-    ``split`` column decides. ``all`` is every video of the file.
+    ``split`` column decides. ``train`` never holds an unlabelled video (a ``test`` row with an empty
+    label, which a fold selection could otherwise put there). ``all`` is every video of the file.
     """
     if split not in SELECTIONS:
         raise SentilocError(f"split {split!r}: choose one of {list(SELECTIONS)}")
