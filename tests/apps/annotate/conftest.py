@@ -26,12 +26,21 @@ URL_LINE = re.compile(r"open (http://\S+/)")
 
 
 @pytest.fixture(scope="session")
-def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with clip0, clip1, clip2: 8 s at 25 fps, a moving face and a tone burst (tests/features/videos.py)."""
+def encoded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, tuple[float, float]]]:
+    """clip0, clip1, clip2: 8 s at 25 fps, a face and a tone burst in a positive window (tests/features/videos.py).
+
+    Returns their folder and ``{clip: (start_s, end_s)}`` of the windows.
+    """
     folder = tmp_path_factory.mktemp("clips")
+    windows = {}
     for seed in range(3):
-        positive_video(folder / f"clip{seed}.mp4", seed=seed, duration_s=DURATION_S)
-    return folder
+        windows[f"clip{seed}"] = positive_video(folder / f"clip{seed}.mp4", seed=seed, duration_s=DURATION_S)[1]
+    return folder, windows
+
+
+@pytest.fixture(scope="session")
+def clips(encoded) -> Path:
+    return encoded[0]
 
 
 @pytest.fixture

@@ -194,3 +194,22 @@ def test_export_verb_needs_no_server(clips, session, tmp_path, capsys) -> None:
     assert "wrote 1 clicks" in capsys.readouterr().out
     assert (out / "point_gaussian" / "point_labels.csv").read_text().splitlines()[1] == "n,0,50,50,clip1,50"
     session.store = type(session.store)(session.store.path)  # the fixture closes it again
+
+
+def test_rows_of_other_tools_are_kept_and_test_videos_stay_out_of_the_export(clips, tmp_path) -> None:
+    from sentiloc.apps.annotate.session import open_session
+
+    out = tmp_path / "labels.csv"
+    out.write_text("video,label,start,end,time,split\nclip2,p,1.0,5.0,,test\n")
+    session = open_session([clips], out, "ana")
+    try:
+        for video in (0, 2):
+            session.store.wait(session.add({"annotator": "ana", "video": video, "label": "p", "time_s": 2.0})[1])
+        path, count = session.export(tmp_path / "export")
+    finally:
+        session.store.close()
+    assert count == 1 and path.read_text().splitlines()[1:] == ["p,1,50,50,clip0,50"]
+    assert rows(out)[0] == {"video": "clip2", "label": "p", "start": "1.0", "end": "5.0", "time": "", "split": "test",
+                            "annotator": "", "kind": "", "id": "", "timestamp": ""}
+    parsed = read_annotation_csv(out)
+    assert parsed["clip2"].segments and parsed["clip2"].split == "test" and len(parsed["clip2"].clicks) == 1

@@ -212,6 +212,7 @@ def plot_agreement(path: Path, pairs: Sequence[PairStats], match_s: float) -> Pa
     bars.bar(x, same, color=OKABE_ITO["bluish_green"], label="matched, same class")
     bars.bar(x, other, bottom=same, color=OKABE_ITO["vermillion"], label="matched, other class")
     bars.bar(x, only, bottom=same + other, color="#c8ced6", label="one annotator only")
+    bars.set_ylim(0, 1.3 * max(1, int((same + other + only).max())))  # room for the legend above the bars
     bars.set_xticks(x, names, fontsize=8)
     bars.set_ylabel("clicks (matched pairs count once)")
     bars.legend(fontsize=8)

@@ -15,7 +15,7 @@ import io
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sentiloc.apps.annotate.store import KINDS, LabelStore, Mark, annotator_problem
@@ -210,10 +210,11 @@ class AnnotationSession:
         mine = self.store.marks(video=entry.video_id, annotator=annotator)
         clicks = [(m.label, m.time_s) for m in mine if m.kind == "click"]
         rejected = [(m.label, m.time_s) for m in mine if m.kind == "rejected"]
-        found = suggestions(track, self.classes, clicks, rejected, self.threshold, self.window_s)
-        return {"snippet_s": track.snippet_s, "cas": {c: track.cas[:, i].round(4).tolist()
+        found = [replace(s, time_s=min(s.time_s, entry.last_time_s))  # a last snippet's centre can pass the end
+                 for s in suggestions(track, self.classes, clicks, rejected, self.threshold, self.window_s)]
+        return {"snippet_s": track.snippet_s, "cas": {c: track.cas[:, i].astype(float).round(4).tolist()
                                                       for i, c in enumerate(self.classes)},
-                "w_sent": track.w_sent.round(4).tolist(), "suggestions": [s.to_json() for s in found],
+                "w_sent": track.w_sent.astype(float).round(4).tolist(), "suggestions": [s.to_json() for s in found],
                 "uncertainty": self.uncertainty[entry.index]}
 
     # changes: each returns the mark and the store version to wait for
@@ -249,11 +250,17 @@ class AnnotationSession:
         return done, version
 
     def export(self, folder: Path, annotator: str | None = None) -> tuple[Path, int]:
-        """Write ``folder/point_gaussian/point_labels.csv`` of the clicks (of ``annotator`` when given)."""
-        marks = [m for m in self.store.marks(annotator=annotator) if m.video in self.by_id]
+        """Write ``folder/point_gaussian/point_labels.csv`` of the clicks (of ``annotator`` when given); the count.
+
+        Videos the label file puts in the test split (segment rows with ``split`` ``test``) are left
+        out: a dataset's point file holds training videos only.
+        """
+        test = self.store.test_videos()
+        clicks = [m for m in self.store.marks(annotator=annotator)
+                  if m.kind == "click" and m.video in self.by_id and m.video not in test and m.label in self.classes]
         path = Path(folder) / layout.POINT_FILE
-        atomic_write_text(path, point_file_text(marks, self.by_id, self.classes))
-        return path, sum(m.kind == "click" for m in marks)
+        atomic_write_text(path, point_file_text(clicks, self.by_id, self.classes))
+        return path, len(clicks)
 
 
 def open_session(videos: Sequence[Path], out: Path, annotator: str, classes: Sequence[str] | None = None,

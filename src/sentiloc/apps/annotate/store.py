@@ -242,6 +242,10 @@ class LabelStore:
             return [m for m in self._marks.values()
                     if (video is None or m.video == video) and (annotator is None or m.annotator == annotator)]
 
+    def test_videos(self) -> set[str]:
+        """Videos whose rows from other tools put them in the test split (evaluation videos, not training ones)."""
+        return {row["video"].strip() for row in self._others if (row.get("split") or "").strip() == "test"}
+
     # changing: each returns the version to :meth:`wait` for
     def add(self, video: str, kind: str, annotator: str, label: str | None = None,
             time_s: float | None = None) -> tuple[Mark, int]:

@@ -150,13 +150,16 @@ class ModelOutputs:
         if cached is not None:
             return cached
         log.info("%s: computing the model's CAS (cached in %s)", Path(video).name, self.cache)
-        output = self.localizer.video(video, progress=False).output
-        track = ModelTrack(float(output.fps), np.asarray(output.cas[:, self._columns], dtype=np.float32),
-                           np.asarray(output.w_sent, dtype=np.float32))
+        track = self._compute(video)
         buffer = io.BytesIO()
         np.savez(buffer, fps=np.float64(track.fps), cas=track.cas, w_sent=track.w_sent)
         atomic_write_bytes(path, buffer.getvalue())
         return track
+
+    def _compute(self, video: Path) -> ModelTrack:
+        output = self.localizer.video(video, progress=False).output
+        return ModelTrack(float(output.fps), np.asarray(output.cas[:, self._columns], dtype=np.float32),
+                          np.asarray(output.w_sent, dtype=np.float32))
 
     def _read(self, path: Path) -> ModelTrack | None:
         if not path.is_file():

@@ -255,12 +255,42 @@ function onKey(event) {
 }
 
 // ---- drawing ----
-const LAYOUT = { pad: 10, axis: 20, lane: 38 };
+const LAYOUT = { pad: 22, axis: 20, lane: 38 };
 
 function fmt(t) {
   const m = Math.floor(t / 60);
   const s = t - 60 * m;
   return `${m}:${s.toFixed(1).padStart(4, "0")}`;
+}
+
+// The model panel's key, right-aligned at (right, top): a line per class, W_sent, the threshold.
+function drawLegend(g, right, top) {
+  const entries = state.session.classes.map((c) => ({ text: `CAS ${c.title}`, colour: c.colour, kind: "line" }));
+  entries.push({ text: "W_sent", colour: "rgba(120, 130, 140, 0.35)", kind: "area" },
+    { text: "threshold", colour: "#aab2bc", kind: "dash" });
+  g.font = "11px system-ui, sans-serif";
+  let x = right;
+  for (const e of entries.reverse()) {
+    const w = g.measureText(e.text).width;
+    x -= w;
+    g.fillStyle = "#6b7480";
+    g.fillText(e.text, x, top + 9);
+    x -= 20;
+    g.strokeStyle = e.colour;
+    g.fillStyle = e.colour;
+    if (e.kind === "area") {
+      g.fillRect(x, top + 2, 14, 8);
+    } else {
+      g.lineWidth = e.kind === "line" ? 2 : 1;
+      g.setLineDash(e.kind === "dash" ? [4, 3] : []);
+      g.beginPath();
+      g.moveTo(x, top + 6);
+      g.lineTo(x + 14, top + 6);
+      g.stroke();
+      g.setLineDash([]);
+    }
+    x -= 14;
+  }
 }
 
 function drawTimeline() {
@@ -307,9 +337,12 @@ function drawTimeline() {
       curve.forEach((p, i) => { const px = x((i + 0.5) * dt); if (i) g.lineTo(px, y(p)); else g.moveTo(px, y(p)); });
       g.stroke();
     });
+    drawLegend(g, width - pad - 4, top + 4);
     g.fillStyle = "#6b7480";
-    g.font = "11px system-ui, sans-serif";
-    g.fillText("CAS per class · W_sent (grey)", pad + 2, top + 10);
+    g.font = "10px system-ui, sans-serif";
+    g.textAlign = "right";
+    [0, 0.5, 1].forEach((p) => g.fillText(p.toString(), pad - 1, y(p) + 3));
+    g.textAlign = "left";
   }
   // lane with the marks
   g.fillStyle = "#f6f8fa";
