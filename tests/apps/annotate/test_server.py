@@ -213,3 +213,19 @@ def test_rows_of_other_tools_are_kept_and_test_videos_stay_out_of_the_export(cli
                             "annotator": "", "kind": "", "id": "", "timestamp": ""}
     parsed = read_annotation_csv(out)
     assert parsed["clip2"].segments and parsed["clip2"].split == "test" and len(parsed["clip2"].clicks) == 1
+
+
+def test_an_unreadable_video_and_a_missing_extra_are_one_line(clips, tmp_path, capsys, monkeypatch) -> None:
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video at all")
+    assert main(["annotate", str(clips / "clip0.mp4"), str(bad), "--out", str(tmp_path / "labels.csv")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "broken.mp4: not a readable video" in err
+    assert not (tmp_path / "labels.csv").exists(), "nothing is written before every video is readable"
+
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "uvicorn" else real(name, *a))
+    assert main(["annotate", str(clips), "--out", str(tmp_path / "labels.csv")]) == 1
+    assert capsys.readouterr().err.strip() == "error: sentiloc annotate needs uvicorn: pip install 'sentiloc[annotate]'"
