@@ -81,13 +81,13 @@ def register(verbs: argparse._SubParsersAction) -> None:
                    "sentiment segment (keys P/N). Every click is saved at once to --out (the build-dataset CSV "
                    "with annotator, kind, id and timestamp columns). See docs/annotate.md.")
     p.add_argument("videos", nargs="*", type=Path, help="video files or folders of videos")
-    p.add_argument("--out", type=Path, help="the label file (CSV) to create or continue")
-    p.add_argument("--annotator", help="whose clicks (default: your user name); a page opened with "
+    p.add_argument("--out", type=Path, metavar="LABELS.csv", help="the label file (CSV) to create or continue")
+    p.add_argument("--annotator", metavar="NAME", help="whose clicks (default: your user name); a page opened with "
                    "?annotator=NAME clicks as NAME; with --export, only NAME's clicks")
-    p.add_argument("--checkpoint", type=Path, help="a trained model (RUN/best.pt): CAS curves, suggested clicks "
+    p.add_argument("--checkpoint", type=Path, metavar="CKPT", help="a trained model (RUN/best.pt): CAS curves, suggested clicks "
                    "and the most uncertain videos first")
-    p.add_argument("--threshold", type=float, default=0.5, help="CAS level a suggestion must reach (default 0.5)")
-    p.add_argument("--classes", help="class names in the page's order (default: the checkpoint's, else p,n)")
+    p.add_argument("--threshold", type=float, default=0.5, metavar="CAS", help="CAS level a suggestion must reach (default 0.5)")
+    p.add_argument("--classes", metavar="p,n", help="class names in the page's order (default: the checkpoint's, else p,n)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     add_device_flag(p, help_="where the checkpoint and the extractors run (default cpu)")
@@ -95,10 +95,10 @@ def register(verbs: argparse._SubParsersAction) -> None:
                    "native frames) from --out and exit")
     p.add_argument("--agreement", nargs="+", metavar="FILE", help="inter-annotator agreement of label files and "
                    "[NAME=]point_labels.csv files (TSL-300, with --fps) instead of serving")
-    p.add_argument("--fps", type=Path, help="fps_dict.json for TSL-300 point files given to --agreement")
-    p.add_argument("--match-s", type=positive_float, default=5.0, help="clicks at most this far apart (s) can "
+    p.add_argument("--fps", type=Path, metavar="FPS_JSON", help="fps_dict.json for TSL-300 point files given to --agreement")
+    p.add_argument("--match-s", type=positive_float, default=5.0, metavar="S", help="clicks at most this far apart (s) can "
                    "match (default 5)")
-    p.add_argument("--plot", type=Path, help="with --agreement: write the distance ECDF and match counts as PNG")
-    p.add_argument("--json", type=Path, help="with --agreement: write the full report (per video and pair)")
+    p.add_argument("--plot", type=Path, metavar="PNG", help="with --agreement: write the distance ECDF and match counts as PNG")
+    p.add_argument("--json", type=Path, metavar="OUT", help="with --agreement: write the full report (per video and pair)")
     p.set_defaults(handler=cmd_annotate)
 

@@ -178,9 +178,12 @@ class AnnotationSession:
         marks = self.store.marks(annotator=annotator)
         colours = label_colours(self.classes)
         keys = class_keys(self.classes)
+        by_video: dict[str, list[Mark]] = {}
+        for mark in marks:
+            by_video.setdefault(mark.video, []).append(mark)
         videos = []
         for entry in self.videos:
-            own = [m for m in marks if m.video == entry.video_id]
+            own = by_video.get(entry.video_id, [])
             videos.append({
                 "index": entry.index, "id": entry.video_id, "fps": entry.fps, "duration_s": entry.duration_s,
                 "snippet_s": SNIPPET_FRAMES / entry.fps, "clicks": sum(m.kind == "click" for m in own),

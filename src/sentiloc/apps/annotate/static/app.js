@@ -7,7 +7,7 @@ const annotator = new URLSearchParams(location.search).get("annotator");
 const $ = (id) => document.getElementById(id);
 const video = $("video");
 const canvas = $("timeline");
-const state = { session: null, index: null, marks: [], model: null, selected: null, pending: 0 };
+const state = { session: null, index: null, marks: [], othersClicks: 0, model: null, selected: null, pending: 0 };
 
 function query() {
   return annotator ? `?annotator=${encodeURIComponent(annotator)}` : "";
