@@ -297,7 +297,7 @@ function drawTimeline() {
   const v = currentVideo();
   const ratio = window.devicePixelRatio || 1;
   const width = canvas.clientWidth;
-  const height = state.session.has_model ? 170 : 80;
+  const height = state.session.has_model ? 184 : 80;
   canvas.style.height = `${height}px`;
   canvas.width = Math.round(width * ratio);
   canvas.height = Math.round(height * ratio);
@@ -307,9 +307,10 @@ function drawTimeline() {
   const { pad, axis, lane } = LAYOUT;
   const x = (t) => pad + (t / v.duration_s) * (width - 2 * pad);
   const laneTop = height - axis - lane;
+  const lineTop = state.model ? 20 : 4;  // markers' lines stop below the model panel's legend
   // model curves: W_sent as a grey area, the CAS of each class as a line, the threshold dashed
   if (state.model) {
-    const top = 8;
+    const top = 24;  // the legend's row above the curves
     const bottom = laneTop - 8;
     const y = (p) => bottom - p * (bottom - top);
     const dt = state.model.snippet_s;
@@ -337,7 +338,7 @@ function drawTimeline() {
       curve.forEach((p, i) => { const px = x((i + 0.5) * dt); if (i) g.lineTo(px, y(p)); else g.moveTo(px, y(p)); });
       g.stroke();
     });
-    drawLegend(g, width - pad - 4, top + 4);
+    drawLegend(g, width - pad - 4, 4);
     g.fillStyle = "#6b7480";
     g.font = "10px system-ui, sans-serif";
     g.textAlign = "right";
@@ -357,7 +358,7 @@ function drawTimeline() {
     g.globalAlpha = selected ? 0.95 : 0.55;
     g.lineWidth = selected ? 2 : 1.2;
     g.beginPath();
-    g.moveTo(x(s.time_s), 4);
+    g.moveTo(x(s.time_s), lineTop);
     g.lineTo(x(s.time_s), laneTop + lane);
     g.stroke();
     g.setLineDash([]);
@@ -384,7 +385,7 @@ function drawTimeline() {
     g.strokeStyle = c.colour;
     g.lineWidth = selected ? 3 : 2;
     g.beginPath();
-    g.moveTo(px, 4);
+    g.moveTo(px, lineTop);
     g.lineTo(px, laneTop + lane);
     g.stroke();
     g.beginPath();
