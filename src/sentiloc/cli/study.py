@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sentiloc.cli._args import add_config_flags, add_parser
+from sentiloc.cli._args import add_config_flags, add_device_flag, add_parser
 
 ACCURACY_HELP = """\
 accuracy: train, predict (best.pt) and evaluate (gt.json, test) every config x seed; writes
@@ -81,6 +81,18 @@ def cmd_clicks(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_annotation(args: argparse.Namespace) -> int:
+    from sentiloc.studies.annotation import StudyPlan, run_annotation_study
+    from sentiloc.studies.matrix import resolve_config
+
+    seeds, epochs = _seeds_and_epochs(args)
+    plan = StudyPlan(rounds=args.rounds, per_round=args.per_round, threshold=args.threshold, seeds=tuple(seeds),
+                     device=args.device)
+    run_annotation_study(Path(args.data), Path(args.out), resolve_config(args.config, args.set, epochs), plan)
+    print((Path(args.out) / "table.md").read_text(encoding="utf-8"))
+    return 0
+
+
 def cmd_shuffle(args: argparse.Namespace) -> int:
     from sentiloc.studies.shuffle import probe_shuffle
 
@@ -140,6 +152,19 @@ def register(verbs: argparse._SubParsersAction) -> None:
     s.add_argument("--overwrite", action="store_true", help="retrain finished runs")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="overrides for every config")
     s.set_defaults(handler=cmd_clicks)
+
+    s = add_parser(subs, "annotation", help="does the annotate loop pay? a simulated annotator, clicks against mAP",
+                   description="A simulated annotator clicks the true segments of a simulated dataset's training "
+                   "videos, round by round, in order or with the last round's model suggesting clicks and ordering "
+                   "the videos by uncertainty; a model is trained after every round. Writes OUT/results.csv, "
+                   "OUT/table.md and OUT/curve.png (docs/annotate.md).")
+    _add_run_flags(s, "annotation")
+    add_config_flags(s, default="fsenet_point", help_="the config trained each round (default fsenet_point)")
+    s.add_argument("--rounds", type=int, default=4, help="rounds of annotation and training (default 4)")
+    s.add_argument("--per-round", type=int, default=6, help="videos annotated per round (default 6)")
+    s.add_argument("--threshold", type=float, default=0.5, help="CAS level of a suggestion (default 0.5)")
+    add_device_flag(s)
+    s.set_defaults(handler=cmd_annotation)
 
     s = add_parser(subs, "shuffle", help="how much the CAS and mAP change when each stream is shuffled over time")
     s.add_argument("--checkpoint", required=True, help="a trained checkpoint (best.pt)")
