@@ -8,6 +8,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sentiloc.core.errors import SentilocError
 from sentiloc.data.batch import Batch
@@ -151,3 +153,23 @@ def test_the_video_objective_is_three_multi_label_bces_by_hand() -> None:
     assert mean["total"].item() == pytest.approx(math.log(32 / 3) / 3, abs=1e-5)
     with pytest.raises(SentilocError, match="reads CTENLocalizationOutput"):
         check_fit("cten_video", "fusion")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 4), st.integers(2, 4), st.integers(0, 2**16))
+def test_unlabelled_clips_never_change_the_loss(clips: int, classes: int, seed: int) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, classes, (clips,), generator=gen)
+    logits = [torch.randn(clips, classes, generator=gen) * 3 for _ in range(3)]
+    valid = [torch.rand(clips, generator=gen) > 0.3 for _ in range(2)]
+    objective = CTENObjective(CTENObjectiveConfig(), "video", classes)
+    base = objective(CTENOutput(logits[0], torch.ones(clips, 1), logits[1], logits[2], *valid), batch(labels.tolist()))
+
+    def extended(x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, torch.randn((2, *x.shape[1:]), generator=gen) * 50 if x.is_floating_point()
+                          else torch.ones(2, dtype=torch.bool)])
+
+    more = objective(CTENOutput(extended(logits[0]), torch.ones(clips + 2, 1), extended(logits[1]),
+                                extended(logits[2]), *map(extended, valid)), batch([*labels.tolist(), -1, -1]))
+    for name, value in base.items():
+        torch.testing.assert_close(more[name], value, msg=name)
