@@ -16,13 +16,14 @@ from sentiloc.evaluation.registry import EVALUATORS
 from sentiloc.models import MODELS
 from sentiloc.tasks import TASKS, TrainedModel
 from tests.conftest import make_dataset
+from tests.data.recognition.conftest import make_recognition_dataset
 from tests.data.spotting.conftest import make_spotting_dataset
 
 WIDTHS = {"hidden": 8, "trunk_hidden": 16, "gsp_hidden": 16}
 TINY_TRAIN = ["train.epochs=1", "train.batch_size=2", "train.amp=none", "train.checkpoint_every=0"]
 TINY_RUN = [*TINY_TRAIN, "data.val_fraction=0"]
-#: Spotting has no validation split (it keeps the last epoch of a fixed schedule).
-TINY_RUN_OF_TASK = {"localization": TINY_RUN, "spotting": TINY_TRAIN}
+#: Spotting and recognition keep the last epoch of a fixed schedule (no validation split).
+TINY_RUN_OF_TASK = {"localization": TINY_RUN, "spotting": TINY_TRAIN, "recognition": TINY_TRAIN}
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,8 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def datasets(data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A tiny dataset of every task, by task name."""
-    return {"localization": data, "spotting": make_spotting_dataset(tmp_path_factory.mktemp("configs") / "spotting")}
+    return {"localization": data, "spotting": make_spotting_dataset(tmp_path_factory.mktemp("configs") / "spotting"),
+            "recognition": make_recognition_dataset(tmp_path_factory.mktemp("configs") / "recognition")}
 
 
 def test_configs_are_discovered() -> None:

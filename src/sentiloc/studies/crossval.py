@@ -5,8 +5,10 @@ spotting, the fixed train/test split for TSL-300. Each fold is a run of the accu
 machinery (:mod:`sentiloc.studies.matrix`) in ``OUT/folds/<fold>``: resumable (a finished fold is
 read back, a half-trained one resumes from ``last.pt``), refused when the folder holds a run of
 another config, and pruned to ``best.pt`` once its predictions are written. The pooled
-predictions go to ``OUT/predictions.json`` and the metrics of the pooled counts (MEGC spotting
-pools TP/FP/FN over subjects rather than averaging per-subject scores) to ``OUT/metrics.json``;
+predictions go to ``OUT/predictions.json``. ``OUT/metrics.json`` holds the metrics of the pooled
+counts where the evaluator pools (MEGC spotting pools TP/FP/FN over subjects rather than averaging
+per-subject scores), or the evaluator's mean over folds plus the pooled metrics under ``"pooled"``
+where the protocol averages folds (recognition: accuracy, UAR, WAR as DFEW reports them);
 ``OUT/folds.csv`` has each fold's own scores beside them.
 """
 
@@ -115,11 +117,14 @@ def run_crossval(config_name: str, data_root: Path, out: Path, overrides: Sequen
         say(f"[{k}/{len(specs)}] fold {spec.fold.name}: {evaluator.headline} "
             f"{evaluator.headline_value(fold_metrics[spec.fold.name]):.4f}")
     pooled = pool_predictions(per_fold)
-    metrics = evaluator.evaluate(ground_truth, pooled, task.pooled_subset(folds)).to_json()
+    pooled_metrics = evaluator.evaluate(ground_truth, pooled, task.pooled_subset(folds)).to_json()
+    metrics = (pooled_metrics if evaluator.fold_summary is None
+               else {**evaluator.fold_summary(fold_metrics), "pooled": pooled_metrics})
     write_results(out / "predictions.json", pooled, overwrite=True)
     atomic_write_json(out / "metrics.json", metrics)
     rows = [{"fold": name, evaluator.headline: evaluator.headline_value(m)} for name, m in fold_metrics.items()]
     atomic_write_text(out / "folds.csv", csv_text(rows))
-    say(f"pooled over {len(specs)} folds: {evaluator.headline} {evaluator.headline_value(metrics):.4f}")
+    over = "pooled over" if evaluator.fold_summary is None else "mean over"
+    say(f"{over} {len(specs)} folds: {evaluator.headline} {evaluator.headline_value(metrics):.4f}")
     return CrossvalResult(metrics, fold_metrics, out)
 

@@ -360,7 +360,8 @@ def format_mean_std(mean: float, std: float | None) -> str:
     return f"{mean:.2f}" if std is None or math.isnan(std) else f"{mean:.2f} ± {std:.2f}"
 
 
-HEADERS = {"avg_mAP": "avg mAP", "recall": "Recall", "f2": "F2", "train_min": "train min", "seeds": "seeds"}
+HEADERS = {"avg_mAP": "avg mAP", "recall": "Recall", "f2": "F2", "train_min": "train min", "seeds": "seeds", "uar": "UAR",
+           "keyframe_mAP": "keyframe mAP"}
 
 
 def header(column: str) -> str:
