@@ -206,7 +206,7 @@ def run_strategy(data: Path, out: Path, config: Mapping[str, Any], plan: StudyPl
                      "avg_mAP": round(score, 2)})
         say_line(f"seed {seed} {strategy} round {round_index + 1}: {len(labels.points)} videos, {labels.clicks} clicks, "
                  f"{labels.accepted} accepted, {labels.rejected} rejected -> avg mAP {score:.2f}")
-        if strategy == "suggest" and remaining:
+        if strategy == "suggest" and remaining and round_index + 1 < plan.rounds:
             tracks = model_tracks(run / "run" / "best.pt", data, remaining, fps, plan.device)
     return rows, first
 
