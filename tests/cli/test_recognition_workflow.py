@@ -92,6 +92,21 @@ def test_every_config_runs_on_a_dataset_no_simulator_wrote(config: str, tmp_path
     assert scored["videos"] == len(test_videos) and scored["keyframes"] is not None
 
 
+def test_pooled_clips_predict_attention_on_the_stored_segments(tmp_path: Path) -> None:
+    data = make_recognition_dataset(tmp_path / "data")
+    run, predictions, metrics = tmp_path / "run", tmp_path / "p.json", tmp_path / "m.json"
+    assert main(["train", "--config", "recognition/cten_av", "--data", str(data), "--out", str(run),
+                 "--set", "data.segments=2", *TINY]) == 0
+    assert main(["predict", "--checkpoint", str(run / "best.pt"), "--data", str(data), "--out", str(predictions)]) == 0
+    results = json.loads(predictions.read_text())["results"]
+    for video, entry in results.items():
+        assert len(entry["attention"]) == VIDEOS[video][3]  # unpooled back onto the stored grid
+        first, second = VIDEOS[video][3] // 2, VIDEOS[video][3] - VIDEOS[video][3] // 2
+        assert entry["attention"] == [entry["attention"][0]] * first + [entry["attention"][-1]] * second
+    assert main(["evaluate", "--task", "recognition", "--gt", str(data), "--pred", str(predictions),
+                 "--json", str(metrics)]) == 0
+
+
 def test_predict_refuses_a_dataset_with_other_classes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     data = make_recognition_dataset(tmp_path / "data")
     assert main(["train", "--config", "recognition/meanpool_linear", "--data", str(data), "--out",

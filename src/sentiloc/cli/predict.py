@@ -14,8 +14,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     results = predict_split(Path(args.checkpoint), Path(args.data), args.split, Path(args.out),
                             overwrite=args.overwrite, device=args.device,
                             face_missing=args.face_missing, face_seed=args.face_seed, postprocess=args.set)
-    n = sum(len(v) for v in results["results"].values())
-    print(f"wrote {n} segments for {len(results['results'])} videos to {args.out}")
+    print(f"wrote the predictions for {len(results['results'])} videos to {args.out}")
     return 0
 
 

@@ -35,6 +35,8 @@ from sentiloc.data.recognition.dataset import (
     collate_recognition,
     feature_dims,
     load_labels,
+    stream_shape,
+    unpool_segments,
     videos_of_split,
 )
 from sentiloc.data.recognition.validate import require_valid_recognition
@@ -141,7 +143,11 @@ class RecognitionTask(Task):
 
     def predict(self, trained: TrainedModel, root: Path, split: str, device: torch.device,
                 face_missing: float = 0.0, **options: Any) -> dict:
-        """The recognition prediction file for the clips of ``split`` (docs/recognition.md)."""
+        """The recognition prediction file for the clips of ``split`` (docs/recognition.md).
+
+        Attention and evidence are given on the stored segments (those ``keyframes.json`` indexes),
+        also when ``data.segments`` pooled the clips for the model.
+        """
         if face_missing:
             raise SentilocError("--face-missing hides faces of the localization streams; recognition has none")
         cfg: RecognitionDataConfig = trained.exp.data
@@ -151,8 +157,11 @@ class RecognitionTask(Task):
         dataset = RecognitionDataset(root, videos_of_split(root, cfg, split), cfg, None, trained.dims,
                                      trained.extras["stats"])
         outputs = clip_outputs(trained.model, dataset, device, trained.exp.train.amp)
-        return prediction_file({video: prediction_entry(probs, attention, classes, trained.exp.postprocess)
-                                for video, (probs, attention) in outputs.items()}, classes)
+        stored = {video: stream_shape(Path(root), cfg.streams[0], video)[0] for video in outputs}
+        return prediction_file({
+            video: prediction_entry(probs, unpool_segments(attention, stored[video], cfg.segments), classes,
+                                    trained.exp.postprocess)
+            for video, (probs, attention) in outputs.items()}, classes)
 
     def folds(self, exp: ExperimentConfig, root: Path) -> list[Fold]:
         """One fold per value of the labels file's ``fold`` column (train on the others), else its train/test split."""

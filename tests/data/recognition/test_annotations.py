@@ -136,6 +136,7 @@ def test_keyframes(data: Path) -> None:
     ({"a": [[0, 1, 2]]}, "span [0, 1, 2]"),
     ({"a": [[0, 4]]}, "span [0, 4] is not [first, last] with 0 <= first <= last < 4 segments"),
     ({"a": {"0": 1}}, "dict instead of a list of [first, last]"),
+    ({"a": [[0, 10**30]]}, "span [0, 1000000000000000000000000000000]"),  # no float overflow downstream
 ])
 def test_bad_keyframes(tmp_path: Path, content: object, names: str) -> None:
     (tmp_path / "keyframes.json").write_text(json.dumps(content))

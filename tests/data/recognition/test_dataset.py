@@ -187,3 +187,13 @@ def test_collate_pads_and_masks() -> None:
     assert batch.lengths.tolist() == [3, 1] and batch.video_ids == ["a", "b"]
     assert torch.all(batch.streams["v"][1, 1:] == 0) and batch.streams["v"][1, 0].tolist() == [2.0, 2.0]
     assert set(batch.inputs()) == {"streams", "mask"}
+
+
+def test_unpool_segments_gives_each_stored_segment_its_chunk_value() -> None:
+    from sentiloc.data.recognition.dataset import unpool_segments
+
+    # 10 stored rows in 4 chunks start at 0, 2, 5, 7: sizes 2, 3, 2, 3
+    values = np.array([0.1, 0.2, 0.3, 0.4])
+    assert unpool_segments(values, 10, 4).tolist() == [0.1, 0.1, 0.2, 0.2, 0.2, 0.3, 0.3, 0.4, 0.4, 0.4]
+    assert unpool_segments(values, 4, None).tolist() == values.tolist()
+    assert unpool_segments(values[:3], 3, 8).tolist() == [0.1, 0.2, 0.3]  # shorter than the chunk count

@@ -184,10 +184,14 @@ def folds_of(rows: Mapping[str, LabelRow]) -> list[int]:
     return sorted({row.fold for row in rows.values() if row.fold is not None})
 
 
+#: No clip has this many segments; larger indices are refused before they reach float arithmetic.
+MAX_SEGMENT_INDEX = 2**31 - 1
+
+
 def _span(value: object) -> Span | None:
-    """``[first, last]`` as a pair of whole numbers (no bools, no floats), else None."""
+    """``[first, last]`` as a pair of whole numbers below :data:`MAX_SEGMENT_INDEX` (no bools, no floats), else None."""
     if (isinstance(value, list) and len(value) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+            and all(isinstance(v, int) and not isinstance(v, bool) and abs(v) <= MAX_SEGMENT_INDEX for v in value)):
         return int(value[0]), int(value[1])
     return None
 

@@ -184,6 +184,19 @@ def pool_segments(features: np.ndarray, segments: int | None) -> np.ndarray:
     return (sums / counts).astype(np.float32)
 
 
+def unpool_segments(values: np.ndarray, length: int, segments: int | None) -> np.ndarray:
+    """Inverse of :func:`pool_segments` for per-segment scores: ``(min(T, segments),)`` -> ``(T,)``.
+
+    Each stored segment gets the value of the chunk it was pooled into, so attention and evidence
+    read on the pooled grid can be compared with ``keyframes.json``, which indexes the stored
+    segments. 4 chunks of 10 rows (starts 0, 2, 5, 7): values a, b, c, d -> a a b b b c c d d d.
+    """
+    if pooled_length(length, segments) == length:
+        return values
+    counts = np.diff(np.append(chunk_starts(length, segments), length))
+    return np.repeat(values, counts)
+
+
 def pooled_length(length: int, segments: int | None) -> int:
     """Segments of a ``length``-segment video after :func:`pool_segments`: ``min(length, segments)``."""
     return length if segments is None else min(length, segments)
