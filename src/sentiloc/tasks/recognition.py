@@ -66,7 +66,7 @@ def clip_outputs(model: nn.Module, dataset: Dataset, device: torch.device, amp: 
 def accuracy_of(model: nn.Module, dataset: RecognitionDataset, device: torch.device, amp: str = "none") -> float:
     """Top-1 accuracy of ``model`` on the labelled clips of ``dataset`` (the validation selection metric)."""
     outputs = clip_outputs(model, dataset, device, amp)
-    labelled = {video: label for video, label in dataset.labels.items() if label != UNLABELLED}
+    labelled = {video: dataset.labels[video] for video in dataset.video_ids if dataset.labels[video] != UNLABELLED}
     if not labelled:
         return 0.0
     return float(np.mean([int(np.argmax(outputs[video][0])) == label for video, label in labelled.items()]))
