@@ -35,7 +35,9 @@ def kill_when_stalled(point: str, marker: Path, cli_args: list[str], log: Path |
     with open(log or os.devnull, "w") as stderr:
         proc = subprocess.Popen([sys.executable, __file__, point, str(marker), "--", *cli_args],
                                 stdout=subprocess.DEVNULL, stderr=stderr)
-    said = lambda: log.read_text() if log else ""
+    def said() -> str:
+        return log.read_text() if log else ""
+
     try:
         deadline = time.monotonic() + timeout_s
         while not marker.exists():

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.features.decode import AUDIO_RATE, iter_snippets, probe_video, read_audio, scaled_size
 from sentiloc.data.simulate.video import SyntheticVideo, rate_fraction, write_video
+from sentiloc.features.decode import AUDIO_RATE, iter_snippets, probe_video, read_audio, scaled_size
 
 
 def write_vfr(path: Path, times_ms: list[int]) -> Path:

@@ -10,9 +10,9 @@ import pytest
 
 from sentiloc.cli import main
 from sentiloc.core.errors import SentilocError
+from sentiloc.data.simulate.video import SyntheticVideo, write_video
 from sentiloc.features.batch import expand_inputs, extract_videos
 from sentiloc.features.settings import ExtractSettings
-from sentiloc.data.simulate.video import SyntheticVideo, write_video
 
 FACE = (3.0, 7.0)
 BURST = (4.0, 6.0)

@@ -13,7 +13,6 @@ diagonal share then differ from the class's videos and recall); a note under the
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from sentiloc.core.io import atomic_write_bytes
+from sentiloc.viz.figures import save_png
 
 COLOUR_MAP = "Blues"
 #: Share above which the cell text is white (the ``Blues`` map is dark enough there).
@@ -98,9 +97,4 @@ def confusion_figure(metrics: Mapping[str, Any], title: str | None = None) -> pl
 
 def plot_confusion(metrics: Mapping[str, Any], path: Path | str, title: str | None = None) -> Path:
     """Save :func:`confusion_figure` of ``metrics`` (a recognition metrics JSON) as a PNG at ``path``, atomically."""
-    fig = confusion_figure(metrics, title)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    atomic_write_bytes(Path(path), buffer.getvalue())
-    return Path(path)
+    return save_png(confusion_figure(metrics, title), path)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -12,15 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sentiloc.core.io import atomic_write_bytes  # noqa: E402
-
-
-def _save(fig: plt.Figure, path: Path) -> None:
-    """Render to PNG in memory, then write atomically (a killed study never leaves half a PNG)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    atomic_write_bytes(Path(path), buffer.getvalue())
+from sentiloc.viz.figures import save_png  # noqa: E402
 
 
 def plot_heatmap(
@@ -45,7 +36,7 @@ def plot_heatmap(
             colour = "black" if image.norm(value) > 0.5 else "white"  # readable on viridis' bright end
             ax.text(c, r, f"{value:.2f}", ha="center", va="center", color=colour, fontsize=9)
     fig.colorbar(image, ax=ax, label="avg mAP (%)")
-    _save(fig, path)
+    save_png(fig, path, dpi=120)
 
 
 def plot_curves(
@@ -66,4 +57,4 @@ def plot_curves(
     ax.grid(alpha=0.3)
     if len(curves) > 1:
         ax.legend()
-    _save(fig, path)
+    save_png(fig, path, dpi=120)

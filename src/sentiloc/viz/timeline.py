@@ -12,7 +12,6 @@ top, in a shade that darkens with the score. Everything is clipped to the video,
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +24,8 @@ import numpy as np  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from sentiloc.core.io import atomic_write_bytes  # noqa: E402
 from sentiloc.core.timebase import snippet_to_seconds  # noqa: E402
+from sentiloc.viz.figures import save_png  # noqa: E402
 from sentiloc.viz.segments import (  # noqa: E402
     OKABE_ITO,
     clip_segments,
@@ -208,9 +207,4 @@ def _draw_scores(ax: plt.Axes, fps: float, cas: np.ndarray, class_names: Sequenc
 def plot_timeline(path: Path, video_id: str, fps: float, cas: np.ndarray, class_names: Sequence[str],
                   **options) -> Path:
     """Save :func:`timeline_figure` (same arguments, ``options`` by keyword) as a PNG at ``path``, atomically."""
-    fig = timeline_figure(video_id, fps, cas, class_names, **options)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(Path(path), buffer.getvalue())
-    return Path(path)
+    return save_png(timeline_figure(video_id, fps, cas, class_names, **options), path, tight=False)
