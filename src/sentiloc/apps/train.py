@@ -82,7 +82,7 @@ def build_trainer(config: dict[str, Any], data_root: Path, out: Path | None = No
         torch.set_num_threads(exp.train.num_threads)
     torch.manual_seed(exp.train.seed)
     data = task.training_data(exp, Path(data_root))
-    exp = exp.resolve(data.dims, data.classes)
+    exp = exp.resolve(data.dims, data.classes, data.derived)
     model = build_model(exp.model, exp.derived).to(torch_device)
     task.fit_normalisation(data, exp, Path(data_root), model)
     objective = build_objective(exp.loss, exp.derived, exp.data.supervision, exp.model.name)

@@ -137,14 +137,16 @@ class ExperimentConfig:
             postprocess=typed_section(postprocess_cls, raw.get("postprocess"), "postprocess"),
         )
 
-    def resolve(self, dims: Mapping[str, int], classes: Sequence[str] | None = None) -> "ExperimentConfig":
+    def resolve(self, dims: Mapping[str, int], classes: Sequence[str] | None = None,
+                extra: Mapping[str, Any] | None = None) -> "ExperimentConfig":
         """This experiment with :attr:`derived` filled from the data's feature ``dims`` and ``classes``.
 
         ``classes`` are the data's class names where the dataset defines them (recognition's
         ``classes.txt``); None takes them from the ``data:`` section (TSL-300's sentiment classes,
         the expression types of spotting). Derived: ``dims``, ``num_classes``, ``classes``, the data's stream roles
         (``data.roles()``, e.g. ``modalities`` and ``face``) and, where the model sets it,
-        ``r_act`` (the top-k ratio that the model's video scores and the loss's pooling share).
+        ``r_act`` (the top-k ratio that the model's video scores and the loss's pooling share), and
+        ``extra``: what the task itself derives from the data (TG-DFER's ``class_text``).
         """
         names = tuple(self.data.classes if classes is None else classes)
         derived: dict[str, Any] = {"dims": {k: int(v) for k, v in dims.items()},
@@ -152,6 +154,7 @@ class ExperimentConfig:
                                    **self.data.roles()}
         if "r_act" in self.model.params:
             derived["r_act"] = self.model.params["r_act"]
+        derived.update(extra or {})
         return dataclasses.replace(self, derived=derived)
 
 

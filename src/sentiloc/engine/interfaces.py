@@ -31,6 +31,9 @@ class TrainingData:
         classes: the class names when the dataset defines them (recognition's ``classes.txt``);
             None when the config's ``data:`` section does. Store them in ``checkpoint_extras``
             under ``"classes"`` too, which is where :func:`sentiloc.tasks.load_trained` reads them.
+        derived: further values the task derives from the data for the model's config (TG-DFER's
+            ``class_text``, docs/methods.md §7); store them in ``checkpoint_extras`` under
+            ``"derived"`` too, which is where :func:`sentiloc.tasks.load_trained` reads them.
     """
 
     train_set: Dataset
@@ -41,6 +44,7 @@ class TrainingData:
     augment: Callable[[Any, torch.Generator], Any]
     checkpoint_extras: dict[str, Any] = field(default_factory=dict)
     classes: tuple[str, ...] | None = None
+    derived: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

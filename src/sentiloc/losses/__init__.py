@@ -6,7 +6,7 @@
 - :mod:`.clicks`: which clicks of a padded batch count;
 - :mod:`.pseudo_labels`: frame targets from clicks (BSPG and its ablations, TSL-Net's greedy search);
 - :mod:`.gim` and :mod:`.spotting`: GIM pseudo-labels and the P-FES loss terms (expression spotting);
-- :mod:`.objectives`: FSENet, TSL-Net, P-FES, CTEN and the MIL / frame-classifier / clip-CE baselines, registered in
+- :mod:`.objectives`: FSENet, TSL-Net, P-FES, CTEN, TG-DFER and the MIL / frame-classifier / clip-CE baselines, registered in
   :mod:`.registry` under ``loss.name``.
 
 All functions take padded, batch-first tensors plus the ``(B, T)`` real-snippet mask and never
@@ -14,7 +14,7 @@ let padding contribute. Importing this package registers every shipped objective
 inference path never imports it.
 """
 
-from sentiloc.losses.objectives import baselines, cten, fsenet, pfes, tslnet  # noqa: F401 (registers the objectives)
+from sentiloc.losses.objectives import baselines, cten, fsenet, pfes, tgdfer, tslnet  # noqa: F401 (registers the objectives)
 from sentiloc.losses.registry import (
     OBJECTIVES,
     Objective,

@@ -154,7 +154,8 @@ def load_trained(checkpoint: Path, device: torch.device, postprocess: Sequence[s
         raise SentilocError(f"--set {wrong[0]!r}: at inference only postprocess.* can change "
                             "(the rest is fixed by the checkpoint); retrain to change it")
     classes = state.get("classes") if task.classes_from_data else None
-    exp = task.experiment(apply_overrides(state["config"], list(postprocess))).resolve(dims, classes)
+    exp = task.experiment(apply_overrides(state["config"], list(postprocess)))
+    exp = exp.resolve(dims, classes, state.get("derived"))
     model = build_model(exp.model, exp.derived)
     model.load_state_dict(state["model"])
     return TrainedModel(model.to(device).eval(), exp, task, task.restore_extras(state))

@@ -14,6 +14,7 @@ WAR and, against ``keyframes.json``, evidence detection. Folds are the dataset's
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,14 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from sentiloc.core.config import typed_section
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.experiment import ExperimentConfig
 from sentiloc.data.normalize import stats_from_state, stats_to_state
 from sentiloc.data.recognition import layout
 from sentiloc.data.recognition.annotations import folds_of, read_classes, read_labels
 from sentiloc.data.recognition.batch import UNLABELLED, RecognitionBatch
+from sentiloc.data.recognition.class_texts import class_descriptions
 from sentiloc.data.recognition.dataset import (
     RecognitionDataConfig,
     RecognitionDataset,
@@ -44,6 +47,8 @@ from sentiloc.data.sampler import LengthBucketSampler
 from sentiloc.data.splits import holdout
 from sentiloc.engine.inference import inference_model, run_model
 from sentiloc.engine.interfaces import Selection, TrainingData
+from sentiloc.models.registry import MODELS
+from sentiloc.models.text import TextGuidanceConfig, class_embeddings
 from sentiloc.postprocess.recognition import RecognitionPostprocessConfig, prediction_entry, prediction_file
 from sentiloc.tasks.base import TASKS, Fold, Task, TrainedModel
 
@@ -90,6 +95,19 @@ def check_classes(trained: Sequence[str], root: Path) -> None:
                             f"on {list(trained)}; predict on data with the model's classes")
 
 
+def text_derived(exp: ExperimentConfig, root: Path, classes: Sequence[str]) -> dict[str, Any]:
+    """``{"class_text": (C, E)}`` for a model whose config declares ``class_text`` (``tgdfer``), else ``{}``.
+
+    The class descriptions (the dataset's ``descriptions.json``, else sentiloc's shipped set) are
+    encoded by ``model.text``'s frozen encoder through its disk cache, once, before the model is
+    built: the model never runs the encoder (docs/methods.md §7).
+    """
+    if "class_text" not in {f.name for f in dataclasses.fields(MODELS.get(exp.model.name).config)}:
+        return {}
+    text = typed_section(TextGuidanceConfig, exp.model.params.get("text"), "model.text")
+    return {"class_text": class_embeddings(text, class_descriptions(root, classes))}
+
+
 class RecognitionTask(Task):
     """Clip-level emotion recognition on the recognition layout, trained from clip labels."""
 
@@ -109,6 +127,7 @@ class RecognitionTask(Task):
         fit_ids, val_ids = holdout(videos_of_split(root, cfg, "train"), cfg.val_fraction, cfg.val_seed)
         dims = feature_dims(root, cfg, fit_ids)
         labels = load_labels(root, cfg)
+        derived = text_derived(exp, root, classes)
         train_set = RecognitionDataset(root, fit_ids, cfg, labels, dims)
         val_set = RecognitionDataset(root, val_ids, cfg, labels, dims) if val_ids else None
         return TrainingData(
@@ -118,8 +137,9 @@ class RecognitionTask(Task):
             lengths=[float(n) for n in train_set.lengths],
             collate=collate_recognition,
             augment=_keep_batch,
-            checkpoint_extras={"classes": list(classes), "feature_stats": None},
+            checkpoint_extras={"classes": list(classes), "feature_stats": None, "derived": derived},
             classes=tuple(classes),
+            derived=derived,
         )
 
     def fit_normalisation(self, data: TrainingData, exp: ExperimentConfig, root: Path, model: nn.Module) -> None:
