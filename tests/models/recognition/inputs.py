@@ -11,7 +11,9 @@ from sentiloc.core.experiment import ComponentSpec
 from sentiloc.models import MODELS, BaseModel, build_model
 
 DIMS = {"visual": 6, "audio": 4}
-DERIVED = {"dims": DIMS, "num_classes": 3, "classes": ("anger", "joy", "sadness"), "streams": tuple(DIMS)}
+#: ``class_text``: TG-DFER's (C, E) class text embeddings, here 3 classes x E = 5 (models without text ignore it).
+DERIVED = {"dims": DIMS, "num_classes": 3, "classes": ("anger", "joy", "sadness"), "streams": tuple(DIMS),
+           "class_text": ((1.0, 0.0, 0.0, 0.0, 0.0), (0.0, 1.0, 0.0, 0.0, 0.0), (0.0, 0.0, 0.6, 0.8, 0.0))}
 #: Narrow layers, where a model's config has them.
 WIDTHS = {"hidden": 8, "attention_hidden": 4, "dropout": 0.0}
 

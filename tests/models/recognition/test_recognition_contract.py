@@ -46,7 +46,8 @@ def test_a_padded_clip_scores_as_it_does_alone_whatever_the_padding_holds(name: 
     alone = model({s: x[1:, :4] for s, x in streams.items()}, mask[1:, :4])
     for field, x in tensor_fields(alone).items():
         y = getattr(batched, field)[1:]
-        torch.testing.assert_close(y[:, :4] if x.dim() == 2 and x.shape[1] == 4 else y, x, atol=1e-5, rtol=0,
+        # rtol: TG-DFER's logits are cosines / τ = 0.01, a hundred times the float32 rounding of their inputs
+        torch.testing.assert_close(y[:, :4] if x.dim() == 2 and x.shape[1] == 4 else y, x, atol=1e-5, rtol=1e-6,
                                    msg=field)
 
 

@@ -22,16 +22,14 @@ from sentiloc.losses.registry import Objective, register_objective
 from sentiloc.models.recognition.tgdfer import TGDFEROutput
 
 
-def instance_hinge(similarity: Tensor, mask: Tensor, labels: Tensor, margin: float) -> Tensor:
-    """Per-clip instance term ``(B,)``: ``mean_{c≠y} relu(margin − (m_y − m_c))``, ``m_c = max_t`` over real frames.
+def instance_hinge(best: Tensor, labels: Tensor, margin: float) -> Tensor:
+    """Per-clip instance term ``(B,)``: ``mean_{c≠y} relu(margin − (m_y − m_c))``.
 
     Args:
-        similarity: ``(B, T, C)`` frame-class cosines.
-        mask: ``(B, T)`` bool, real frames.
+        best: ``(B, C)`` ``m_c = max_t cos(ṽ_t, ĝ_c)`` over each clip's real frames (the model's ``best_frame``).
         labels: ``(B,)`` class indices; -1 (unlabelled) gives 0.
         margin: the cosine margin.
     """
-    best = similarity.masked_fill(~mask[..., None], -2.0).amax(dim=1)             # (B, C); cos >= -1
     target = best.gather(1, labels.clamp(min=0)[:, None])                          # (B, 1)
     others = torch.ones_like(best, dtype=torch.bool).scatter(1, labels.clamp(min=0)[:, None], False)
     hinge = torch.relu(margin - (target - best)) * others
@@ -74,6 +72,5 @@ class TGDFERObjective(Objective):
         labels = batch.labels
         counted = labels != UNLABELLED
         bag = masked_mean(clip_ce(out.logits, labels, self.cfg.label_smoothing), counted)
-        instance = masked_mean(instance_hinge(out.frame_similarity, batch.mask.bool(), labels, self.cfg.margin),
-                               counted)
+        instance = masked_mean(instance_hinge(out.best_frame, labels, self.cfg.margin), counted)
         return {"total": bag + self.cfg.instance_weight * instance, "ce_bag": bag, "instance": instance}

@@ -40,11 +40,11 @@ class TGDFEROutput(RecognitionOutput):
     """TG-DFER's outputs: the clip ones plus what the instance-level loss term reads.
 
     Attributes:
-        frame_similarity: ``(B, T, C)`` cosine of each frame ``ṽ_t`` with each class embedding
-            ``ĝ_c`` (any value at padding; the objective masks it).
+        best_frame: ``(B, C)`` ``m_c = max_t cos(ṽ_t, ĝ_c)`` over the clip's real frames: how well
+            the clip's best frame for each class matches that class.
     """
 
-    frame_similarity: Tensor
+    best_frame: Tensor
 
 
 @dataclass
@@ -248,7 +248,7 @@ class TGDFERNetwork(BaseModel):
         self.prompts = VisualPrompts(cfg.prompt_tokens, cfg.hidden, cfg.heads) if cfg.visual_prompts else None
 
     def forward(self, streams: dict[str, Tensor], mask: Tensor) -> TGDFEROutput:
-        """``streams``: name -> ``(B, T, D_s)``; ``mask (B, T)`` bool -> float32 logits, relevance and frame cosines."""
+        """``streams``: name -> ``(B, T, D_s)``; ``mask (B, T)`` bool -> float32 logits, relevance, best-frame cosines."""
         mask = mask.bool()
         missing = [s for s in self.cfg.streams if s not in streams]
         if missing:
@@ -262,8 +262,9 @@ class TGDFERNetwork(BaseModel):
         scores = similarity.amax(dim=-1) / self.cfg.tau                        # (B, T)
         bag = mil_pool(frames, masked_softmax(scores, mask))                   # (B, d)
         logits = cosine(bag[:, None], aligned)[:, 0] / self.cfg.tau            # (B, C)
+        best = similarity.masked_fill(~mask[..., None], -1.0).amax(dim=1)      # (B, C); cos >= -1
         return TGDFEROutput(logits=logits.float(), attention=minmax_over_real(scores, mask).float(),
-                            frame_similarity=similarity.float())
+                            best_frame=best.float())
 
 
 @register_model("tgdfer", TGDFERConfig)
