@@ -172,12 +172,13 @@ def unpacked_minilm(cache: Path) -> Path:
 
 
 def _load_minilm(cfg: TextGuidanceConfig) -> Encode:
+    folder = unpacked_minilm(cfg.cache)
     _offline()
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
         raise SentilocError(f"text encoder 'minilm' needs sentence-transformers: {INSTALL_HINT}") from None
-    model = SentenceTransformer(str(unpacked_minilm(cfg.cache)), device="cpu", local_files_only=True)
+    model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
     return lambda texts: model.encode(texts, convert_to_numpy=True, show_progress_bar=False)
 
 
