@@ -109,3 +109,24 @@ def test_keyboard_clicks_a_suggestion_accepted_and_rejected_survive_a_reload(liv
     settle(page)
     assert page.inner_text("#video-name") == "clip2"
     assert page.locator("#clicks tbody tr").count() == 1
+
+
+def test_killed_mid_way_and_restarted_the_server_shows_every_acknowledged_click(server, clips, page) -> None:
+    from tests.apps.annotate.conftest import start_server
+
+    page.goto(server.url)
+    settle(page)
+    assert page.inner_text("#video-name") == "clip0"
+    press(page, "ArrowRight", "p", "ArrowRight", "ArrowRight", "n", "Tab", "ArrowRight", "ArrowRight", "p")
+    server.kill()  # SIGKILL: no chance to flush anything
+    again = start_server(clips, server.out, "--annotator", "ana")
+    try:
+        page.goto(again.url)
+        settle(page)
+        assert page.inner_text("#video-name") == "clip1", "resumes at the last click"
+        assert page.locator("#clicks tbody tr").count() == 1
+        assert "1 of 3 done" in page.inner_text("#progress-text")
+        assert rows(server.out) == [("clip0", "p", "0.640", "click"), ("clip0", "n", "1.920", "click"),
+                                    ("clip0", "", "", "done"), ("clip1", "p", "1.280", "click")]
+    finally:
+        again.kill()
