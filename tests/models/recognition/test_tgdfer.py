@@ -154,3 +154,15 @@ def test_bad_options_are_one_line_errors() -> None:
         tiny("tgdfer_notext", tau=0.0)
     with pytest.raises(SentilocError, match="unknown"):
         tiny("tgdfer_notext", context_tokens=8)  # no text, no context prompts
+
+
+def test_the_task_derived_class_text_reaches_the_model_through_resolve() -> None:
+    from sentiloc.tasks import TASKS
+
+    task = TASKS.get("recognition")
+    exp = task.experiment({"task": "recognition", "data": {"streams": ["visual"]},
+                           "model": {"name": "tgdfer", "hidden": 8}, "loss": {"name": "tgdfer"}})
+    resolved = exp.resolve({"visual": 6}, DERIVED["classes"], {"class_text": DERIVED["class_text"]})
+    assert resolved.derived["class_text"] == DERIVED["class_text"] and resolved.derived["streams"] == ("visual",)
+    model = build_model(resolved.model, resolved.derived)
+    torch.testing.assert_close(model.classes.class_text, torch.tensor(DERIVED["class_text"]))
