@@ -130,9 +130,15 @@ def _unit(rows: np.ndarray) -> np.ndarray:
 
 
 def _offline() -> None:
-    """Keep the Hugging Face libraries off the network for everything loaded after this call."""
+    """Keep the Hugging Face libraries off the network for everything loaded after this call,
+    and their weight-loading progress bars off the user's terminal."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    with contextlib.suppress(ImportError):
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
 
 
 def _minilm_key(cfg: TextGuidanceConfig) -> str:
