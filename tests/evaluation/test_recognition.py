@@ -253,6 +253,8 @@ def test_registered_evaluator() -> None:
     assert evaluator.fold_summary is fold_summary and EVALUATORS.get("detection").fold_summary is None
     assert evaluator.table_row(metrics) == pytest.approx({"accuracy": 60.0, "uar": 100 * 1.75 / 3})
     assert table_row is evaluator.table_row
+    with_keyframes = {**metrics, "keyframes": {"average_mAP": 0.25}}
+    assert table_row(with_keyframes) == pytest.approx({"accuracy": 60.0, "uar": 100 * 1.75 / 3, "keyframe_mAP": 25.0})
 
 
 def test_format_table() -> None:
