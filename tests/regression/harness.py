@@ -2,11 +2,13 @@
 
 The localization records in ``expected.json`` were taken before the architecture step that
 introduced the task seams, the spotting ones when the spotting task landed (one leave-one-subject-out
-fold of a tiny simulated dataset); the test replays the same runs and compares. It goes through ``sentiloc simulate``,
+fold of a tiny simulated dataset), the recognition ones (and ``cten_video``) when the recognition task
+landed (a tiny simulated VideoEmotion-8-like split); the test replays the same runs and compares. It goes through ``sentiloc simulate``,
 ``train``, ``predict`` and ``evaluate`` only, so it holds whatever the package's insides look like.
 
 Re-record (only when a change is *meant* to alter results, and say so in the commit):
-``python -m tests.regression.harness --record``.
+``python -m tests.regression.harness --record`` (every config), or ``... --record NAME ...`` to add or
+retake only the named configs and keep every other record.
 """
 
 from __future__ import annotations
@@ -50,11 +52,23 @@ def _run(args: list[str]) -> None:
 SPOTTING_SIMULATION = ["--task", "spotting", "--structure", "samm", "--subjects", "3", "--videos-per-subject", "1",
                        "--max-seconds", "20", "--dim", "16", "--seed", "0"]
 SPOTTING_SUBJECT = "006"
+#: The recognition configs' data (recorded when the recognition task landed): 48 clips of 8 classes, 2:1 split.
+RECOGNITION_SIMULATION = ["--task", "recognition", "--structure", "ve8", "--videos", "48", "--dims", "visual=16,audio=12",
+                          "--seed", "0"]
+#: ``sentiloc simulate`` arguments of each task's data.
+SIMULATIONS = {"localization": SIMULATION, "spotting": SPOTTING_SIMULATION, "recognition": RECOGNITION_SIMULATION}
+#: ``sentiloc evaluate`` arguments and the metrics recorded, per task.
+SCORING = {
+    "localization": (lambda data: ["--gt", str(data / "gt.json")], ("average_mAP", "mAP", "recall", "precision", "f2")),
+    "spotting": (lambda data: ["--task", "spotting", "--gt", str(data), "--subset", SPOTTING_SUBJECT],
+                 ("overall", "MaE", "ME")),
+    "recognition": (lambda data: ["--task", "recognition", "--gt", str(data)], ("accuracy", "uar", "keyframes")),
+}
 
 
 def simulate(work: Path, task: str) -> Path:
     data = work / f"data_{task}"
-    _run(["simulate", str(data), *(SPOTTING_SIMULATION if task == "spotting" else SIMULATION)])
+    _run(["simulate", str(data), *SIMULATIONS[task]])
     return data
 
 
@@ -70,21 +84,19 @@ def run_config(name: str, data: Path, work: Path) -> dict:
     from sentiloc.core.config import load_config
 
     model = load_config(name).get("model") or {}
-    spotting = task_of(name) == "spotting"
+    task = task_of(name)
     overrides = OVERRIDES + [f"model.{key}={value}" for key, value in WIDTHS.items() if key in model]
-    if spotting:
+    if task == "spotting":
         overrides.append(f'data.test_subject="{SPOTTING_SUBJECT}"')
     sets = [arg for override in overrides for arg in ("--set", override)]
     _run(["train", "--config", name, "--data", str(data), "--out", str(run), *sets])
     _run(["predict", "--checkpoint", str(run / "best.pt"), "--data", str(data), "--split", "test",
           "--out", str(run / "test.json")])
-    scoring = (["--task", "spotting", "--gt", str(data), "--subset", SPOTTING_SUBJECT] if spotting
-               else ["--gt", str(data / "gt.json")])
-    _run(["evaluate", *scoring, "--pred", str(run / "test.json"), "--json", str(run / "m.json")])
+    scoring, keys = SCORING[task]
+    _run(["evaluate", *scoring(data), "--pred", str(run / "test.json"), "--json", str(run / "m.json")])
     summary = json.loads((run / "summary.json").read_text())
     metrics = json.loads((run / "m.json").read_text())
     history = [{k: v for k, v in record.items() if not k.startswith("time/")} for record in summary["history"]]
-    keys = ("overall", "MaE", "ME") if spotting else ("average_mAP", "mAP", "recall", "precision", "f2")
     return {"history": history, "best": summary["best"], "test": {k: metrics[k] for k in keys if k in metrics}}
 
 
@@ -103,13 +115,15 @@ def record_all(configs: list[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--record", action="store_true", help="rewrite expected.json")
+    parser.add_argument("--record", action="store_true", help="write the runs into expected.json: every config's "
+                        "when none is named, else only the named configs' (the other records are kept)")
     parser.add_argument("configs", nargs="*")
     args = parser.parse_args(argv)
     results = record_all(args.configs or shipped_configs())
     text = json.dumps(results, indent=1, sort_keys=True)
     if args.record:
-        EXPECTED.write_text(text + "\n")
+        kept = json.loads(EXPECTED.read_text()) if args.configs else {}
+        EXPECTED.write_text(json.dumps({**kept, **results}, indent=1, sort_keys=True) + "\n")
     else:
         print(text)
     return 0
