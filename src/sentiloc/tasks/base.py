@@ -25,6 +25,7 @@ from sentiloc.core.config import apply_overrides
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.experiment import DEFAULT_TASK, ExperimentConfig
 from sentiloc.core.registry import Registry
+from sentiloc.data.normalize import stats_to_state
 from sentiloc.engine.checkpoint import load_checkpoint
 from sentiloc.engine.interfaces import Selection, TrainingData
 from sentiloc.models.registry import build_model
@@ -126,6 +127,17 @@ class Task(ABC):
 
 
 TASKS: Registry[Task] = Registry("task", "task")
+
+
+def standardize_with_training_stats(data: TrainingData, model: nn.Module) -> None:
+    """Per-dim z-score statistics of the training set, applied to the training and validation sets
+    and kept in the checkpoint extras (``feature_stats``) for inference; streams the model scales
+    itself (``model.normalises_inputs``) are left out."""
+    stats = {k: v for k, v in data.train_set.raw_stats().items() if k not in model.normalises_inputs}
+    for dataset in (data.train_set, data.val_set):
+        if dataset is not None:
+            dataset.stats = stats
+    data.checkpoint_extras["feature_stats"] = stats_to_state(stats)
 
 
 def _checkpoint_dims(checkpoint: Path, raw: object) -> dict[str, int]:

@@ -30,7 +30,7 @@ from sentiloc.data.dataset import (
     collate,
     load_supervision,
 )
-from sentiloc.data.normalize import stats_from_state, stats_to_state, wants_standardize
+from sentiloc.data.normalize import stats_from_state, wants_standardize
 from sentiloc.data.perturb import drop_face_runs
 from sentiloc.data.sampler import LengthBucketSampler
 from sentiloc.data.splits import holdout
@@ -40,7 +40,7 @@ from sentiloc.engine.interfaces import Selection, TrainingData
 from sentiloc.evaluation.selection import SELECTION, ValidationSet
 from sentiloc.postprocess import PostprocessConfig, activitynet_results, video_proposals
 from sentiloc.postprocess.proposals import scoring_inputs
-from sentiloc.tasks.base import TASKS, Fold, Task, TrainedModel
+from sentiloc.tasks.base import TASKS, Fold, Task, TrainedModel, standardize_with_training_stats
 
 
 @dataclass
@@ -148,13 +148,8 @@ class LocalizationTask(Task):
 
     def fit_normalisation(self, data: TrainingData, exp: ExperimentConfig, root: Path, model: nn.Module) -> None:
         """``data.standardize``: z-score statistics of the training split, except streams the model scales itself."""
-        if not wants_standardize(exp.data.standardize, root):
-            return
-        stats = {k: v for k, v in data.train_set.raw_stats().items() if k not in model.normalises_inputs}
-        for dataset in (data.train_set, data.val_set):
-            if dataset is not None:
-                dataset.stats = stats
-        data.checkpoint_extras["feature_stats"] = stats_to_state(stats)
+        if wants_standardize(exp.data.standardize, root):
+            standardize_with_training_stats(data, model)
 
     def selection(self, exp: ExperimentConfig, data: TrainingData, device: torch.device) -> Selection:
         metric = SELECTION.get(exp.data.supervision)

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 from sentiloc.core.config import typed_section
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.experiment import ExperimentConfig
-from sentiloc.data.normalize import stats_from_state, stats_to_state
+from sentiloc.data.normalize import stats_from_state
 from sentiloc.data.recognition import layout
 from sentiloc.data.recognition.annotations import folds_of, read_classes, read_labels
 from sentiloc.data.recognition.batch import UNLABELLED, RecognitionBatch
@@ -50,7 +50,7 @@ from sentiloc.engine.interfaces import Selection, TrainingData
 from sentiloc.models.registry import MODELS
 from sentiloc.models.text import TextGuidanceConfig, class_embeddings
 from sentiloc.postprocess.recognition import RecognitionPostprocessConfig, prediction_entry, prediction_file
-from sentiloc.tasks.base import TASKS, Fold, Task, TrainedModel
+from sentiloc.tasks.base import TASKS, Fold, Task, TrainedModel, standardize_with_training_stats
 
 
 def clip_outputs(model: nn.Module, dataset: Dataset, device: torch.device, amp: str = "none",
@@ -144,13 +144,8 @@ class RecognitionTask(Task):
 
     def fit_normalisation(self, data: TrainingData, exp: ExperimentConfig, root: Path, model: nn.Module) -> None:
         """``data.standardize: dataset``: per-dim z-score statistics of the training clips' segments."""
-        if exp.data.standardize != "dataset":
-            return
-        stats = {k: v for k, v in data.train_set.raw_stats().items() if k not in model.normalises_inputs}
-        for dataset in (data.train_set, data.val_set):
-            if dataset is not None:
-                dataset.stats = stats
-        data.checkpoint_extras["feature_stats"] = stats_to_state(stats)
+        if exp.data.standardize == "dataset":
+            standardize_with_training_stats(data, model)
 
     def selection(self, exp: ExperimentConfig, data: TrainingData, device: torch.device) -> Selection:
         """Validation accuracy (``val_accuracy``) on the hold-out; never called without one (last epoch kept)."""

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.experiment import ExperimentConfig
-from sentiloc.data.normalize import stats_from_state, stats_to_state
+from sentiloc.data.normalize import stats_from_state
 from sentiloc.data.sampler import LengthBucketSampler
 from sentiloc.data.splits import leave_one_subject_out
 from sentiloc.data.spotting.annotations import read_videos
@@ -44,7 +44,7 @@ from sentiloc.engine.inference import inference_model, run_model
 from sentiloc.engine.interfaces import Selection, TrainingData
 from sentiloc.evaluation.spotting import PREDICTIONS_UNIT, PREDICTIONS_VERSION
 from sentiloc.postprocess.spotting import SpottingPostprocessConfig, spot_video
-from sentiloc.tasks.base import TASKS, Fold, Task, TrainedModel
+from sentiloc.tasks.base import TASKS, Fold, Task, TrainedModel, standardize_with_training_stats
 
 
 def video_spots(intensity: np.ndarray, apex: np.ndarray, stride: int, n_frames: int,
@@ -115,11 +115,8 @@ class SpottingTask(Task):
     def fit_normalisation(self, data: TrainingData, exp: ExperimentConfig, root: Path, model: nn.Module) -> None:
         """``data.standardize: dataset``: z-score statistics of the training subjects' working frames
         (``video`` scales each video by its own statistics when it is loaded, ``none`` not at all)."""
-        if exp.data.standardize != "dataset":
-            return
-        stats = data.train_set.raw_stats()
-        data.train_set.stats = stats
-        data.checkpoint_extras["feature_stats"] = stats_to_state(stats)
+        if exp.data.standardize == "dataset":
+            standardize_with_training_stats(data, model)
 
     def selection(self, exp: ExperimentConfig, data: TrainingData, device: torch.device) -> Selection:
         """Never called: spotting trains a fixed schedule and keeps the last epoch (no validation set)."""
