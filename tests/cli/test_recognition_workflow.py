@@ -126,6 +126,6 @@ def test_study_accuracy_tabulates_recognition_runs(tmp_path: Path) -> None:
     assert main(["study", "accuracy", "--data", str(data), "--out", str(out), "--seeds", "2", "--epochs", "1",
                  "--configs", "recognition/meanpool_linear", "--set", "train.batch_size=8"]) == 0
     table = (out / "table.md").read_text()
-    assert "| config | seeds | accuracy | UAR | train min |" in table
+    assert "| config | seeds | accuracy | UAR | keyframe mAP | train min |" in table
     assert "| recognition/meanpool_linear | 4 |" in table  # 2 folds x 2 seeds
     assert "folds (1, 2) x seeds" in table
