@@ -306,7 +306,7 @@ def run_matrix(
         evaluator = evaluator_of(spec.config)
         scores = ", ".join(f"{100 * evaluator.headline_value(r['metrics']):.2f}" for r in records)
         fold = f" fold {spec.fold.name}" if spec.fold.overrides else ""
-        log(f"[{k}/{len(specs)}] {spec.label} seed {spec.seed}{fold}: {evaluator.headline} {scores} ({note})")
+        log(f"[{k}/{len(specs)}] {spec.label} seed {spec.seed}{fold}: {header(evaluator.headline)} {scores} ({note})")
         after_each(done)
     return done
 
@@ -360,7 +360,7 @@ def format_mean_std(mean: float, std: float | None) -> str:
     return f"{mean:.2f}" if std is None or math.isnan(std) else f"{mean:.2f} ± {std:.2f}"
 
 
-HEADERS = {"avg_mAP": "avg mAP", "recall": "Recall", "f2": "F2", "train_min": "train min", "seeds": "seeds", "uar": "UAR",
+HEADERS = {"avg_mAP": "avg mAP", "average_mAP": "avg mAP", "recall": "Recall", "f2": "F2", "train_min": "train min", "seeds": "seeds", "uar": "UAR",
            "keyframe_mAP": "keyframe mAP"}
 
 
