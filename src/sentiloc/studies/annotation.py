@@ -25,7 +25,6 @@ not resumable: a rerun trains every round again.
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import shutil
@@ -42,7 +41,7 @@ from sentiloc.apps.predict import predict_split
 from sentiloc.apps.train import train
 from sentiloc.core.config import apply_overrides
 from sentiloc.core.errors import SentilocError
-from sentiloc.core.io import atomic_write_bytes, atomic_write_text, load_npy
+from sentiloc.core.io import atomic_write_text, load_npy
 from sentiloc.data import layout
 from sentiloc.data.annotations import (
     Segment,
@@ -251,6 +250,7 @@ def plot_curves(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from sentiloc.viz.figures import save_png
     from sentiloc.viz.segments import OKABE_ITO
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
@@ -265,8 +265,4 @@ def plot_curves(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(Path(path), buffer.getvalue())
-    return Path(path)
+    return save_png(fig, path, tight=False)

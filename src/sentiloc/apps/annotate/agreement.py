@@ -28,7 +28,7 @@ import numpy as np
 
 from sentiloc.apps.annotate.store import read_label_file
 from sentiloc.core.errors import SentilocError
-from sentiloc.core.io import atomic_write_bytes, read_text
+from sentiloc.core.io import read_text
 from sentiloc.data.annotations import read_clicks, read_number_dict
 
 #: ``{annotator: {video: (times_s (n,), labels (n,))}}``
@@ -186,6 +186,7 @@ def plot_agreement(path: Path, pairs: Sequence[PairStats], match_s: float) -> Pa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from sentiloc.viz.figures import save_png
     from sentiloc.viz.segments import OKABE_ITO
 
     colours = [OKABE_ITO[k] for k in ("blue", "orange", "bluish_green", "reddish_purple", "sky_blue", "vermillion")]
@@ -218,8 +219,4 @@ def plot_agreement(path: Path, pairs: Sequence[PairStats], match_s: float) -> Pa
     bars.legend(fontsize=8)
     bars.set_title("Matched clicks per pair")
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(Path(path), buffer.getvalue())
-    return Path(path)
+    return save_png(fig, path, tight=False)
