@@ -9,11 +9,14 @@ dict.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
+
+from sentiloc.core.errors import SentilocError
 
 
 @dataclass
@@ -116,6 +119,13 @@ class CTENLocalizationOutput(LocalizationOutput):
     """
 
     clip: CTENOutput | None = None
+
+
+def require_dims(streams: Sequence[str], dims: Mapping[str, int], fix: str = "read dims from the data") -> None:
+    """Refuse a model config whose ``dims`` (from the data) lack one of the ``streams`` it reads, naming ``fix``."""
+    missing = [s for s in streams if s not in dims]
+    if missing:
+        raise SentilocError(f"model.dims has no entry for {missing} (has {sorted(dims)}); {fix}")
 
 
 class BaseModel(nn.Module):

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.models.base import BaseModel, LocalizationOutput, sigmoid_cas
+from sentiloc.models.base import BaseModel, LocalizationOutput, require_dims, sigmoid_cas
 from sentiloc.models.blocks import ClassHead, CrossAttention, ModalityAlign, sinusoidal_positions
 from sentiloc.models.ops import masked_topk_mean
 from sentiloc.models.registry import register_model
@@ -91,11 +91,7 @@ class FSENetConfig:
             raise SentilocError(f"model.hidden ({self.hidden}) must be divisible by model.heads ({self.heads})")
         if self.r_act < 1:
             raise SentilocError(f"model.r_act must be >= 1, got {self.r_act}")
-        missing = [m for m in self.modalities if m not in self.dims]
-        if missing:
-            raise SentilocError(
-                f"model.dims has no entry for {missing} (has {sorted(self.dims)}); read dims from the data"
-            )
+        require_dims(self.modalities, self.dims)
 
     @property
     def uses_face(self) -> bool:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.models.base import BaseModel, TSLNetOutput, sigmoid_cas
+from sentiloc.models.base import BaseModel, TSLNetOutput, require_dims, sigmoid_cas
 from sentiloc.models.blocks import ClassHead, MaskedConv1d, ModalityAlign
 from sentiloc.models.ops import masked_topk_mean
 from sentiloc.models.registry import register_model
@@ -67,11 +67,7 @@ class TSLNetConfig:
     audio_lr_scale: float = 10.0
 
     def __post_init__(self) -> None:
-        missing = [m for m in (self.visual, self.audio) if m not in self.dims]
-        if missing:
-            raise SentilocError(
-                f"model.dims has no entry for {missing} (has {sorted(self.dims)}); read dims from the data"
-            )
+        require_dims((self.visual, self.audio), self.dims)
         if self.audio_encoder not in AUDIO_ENCODERS:
             raise SentilocError(f"model.audio_encoder must be one of {AUDIO_ENCODERS}, got {self.audio_encoder!r}")
         mfcc_dim = self.mfcc_rows * self.mfcc_bands

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.registry import Registry
-from sentiloc.models.base import BaseModel, CTENOutput
+from sentiloc.models.base import BaseModel, CTENOutput, require_dims
 from sentiloc.models.blocks import CrossAttention, MaskedConv1d
 from sentiloc.models.registry import register_model
 
@@ -99,9 +99,7 @@ class CTENOptions:
                 f"model.mode {self.mode} reads {MODES[self.mode]} stream(s) (visual, then audio) but data.{role_key} "
                 f"lists {list(roles)}; add the stream or set model.mode: visual"
             )
-        missing = [s for s in self.read_streams(roles) if s not in self.dims]
-        if missing:
-            raise SentilocError(f"model.dims has no entry for {missing} (has {sorted(self.dims)}); read dims from the data")
+        require_dims(self.read_streams(roles), self.dims)
 
     def read_streams(self, roles: tuple[str, ...]) -> tuple[str, ...]:
         """The streams CTEN reads: the visual one (``roles[0]``) and, in ``audio_visual``, the audio one."""

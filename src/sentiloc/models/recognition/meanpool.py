@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.models.base import BaseModel, RecognitionOutput
+from sentiloc.models.base import BaseModel, RecognitionOutput, require_dims
 from sentiloc.models.registry import register_model
 
 
@@ -37,9 +37,7 @@ class MeanPoolConfig:
         self.streams = tuple(self.streams)
         if not self.streams:
             raise SentilocError("data.streams is empty; list at least one feature stream")
-        missing = [s for s in self.streams if s not in self.dims]
-        if missing:
-            raise SentilocError(f"model.dims has no entry for {missing} (has {sorted(self.dims)}); read dims from the data")
+        require_dims(self.streams, self.dims)
         if self.num_classes < 1:
             raise SentilocError(f"model.num_classes must be >= 1, got {self.num_classes}")
         if not 0.0 <= self.dropout < 1.0:

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.models.base import BaseModel, RecognitionOutput
+from sentiloc.models.base import BaseModel, RecognitionOutput, require_dims
 from sentiloc.models.recognition.cten import minmax_over_real
 from sentiloc.models.registry import register_model
 from sentiloc.models.text import TextGuidanceConfig
@@ -82,10 +82,7 @@ class TGDFERNoTextConfig:
         self.streams = tuple(self.streams)
         if not self.streams:
             raise SentilocError("data.streams is empty; list at least one feature stream")
-        missing = [s for s in self.streams if s not in self.dims]
-        if missing:
-            raise SentilocError(f"model.dims has no entry for {missing} (has {sorted(self.dims)}); "
-                                "check data.streams against the data's features/ folders")
+        require_dims(self.streams, self.dims, "check data.streams against the data's features/ folders")
         if self.hidden < 1 or self.heads < 1 or self.hidden % self.heads:
             raise SentilocError(f"model.hidden {self.hidden} must be a positive multiple of model.heads {self.heads}")
         if self.layers < 1 or self.prompt_tokens < 1 or self.kernel < 1 or self.kernel % 2 == 0:
