@@ -38,7 +38,6 @@ from sentiloc.data.recognition.dataset import (
     collate_recognition,
     feature_dims,
     load_labels,
-    stream_shape,
     unpool_segments,
     videos_of_split,
 )
@@ -172,7 +171,7 @@ class RecognitionTask(Task):
         dataset = RecognitionDataset(root, videos_of_split(root, cfg, split), cfg, None, trained.dims,
                                      trained.extras["stats"])
         outputs = clip_outputs(trained.model, dataset, device, trained.exp.train.amp)
-        stored = {video: stream_shape(Path(root), cfg.streams[0], video)[0] for video in outputs}
+        stored = dict(zip(dataset.video_ids, dataset.stored_lengths))
         return prediction_file({
             video: prediction_entry(probs, unpool_segments(attention, stored[video], cfg.segments), classes,
                                     trained.exp.postprocess)

@@ -235,9 +235,9 @@ class RecognitionDataset(Dataset):
         self.labels = dict(labels or {})
         self.dims = dict(dims)
         self.stats = stats
-        #: segments per video after pooling, from the first stream's headers
-        self.lengths = [pooled_length(stream_shape(self.root, cfg.streams[0], v)[0], cfg.segments)
-                        for v in self.video_ids]
+        #: segments per video as stored (the first stream's headers), and after pooling
+        self.stored_lengths = [stream_shape(self.root, cfg.streams[0], v)[0] for v in self.video_ids]
+        self.lengths = [pooled_length(n, cfg.segments) for n in self.stored_lengths]
 
     def __len__(self) -> int:
         return len(self.video_ids)
