@@ -20,6 +20,7 @@ from sentiloc.core.io import atomic_write_text
 from sentiloc.data.simulate.tsl300 import SimulationSpec, simulate_dataset
 from sentiloc.studies.matrix import (
     MATRIX_EPOCHS,
+    RUN_COLUMNS,
     csv_text,
     markdown_table,
     metric_columns,
@@ -61,7 +62,7 @@ def run_click_study(
         log(f"clicks {clicks}: {data}")
         runs = run_accuracy(data, out / clicks, configs, log=log, **matrix)
         rows += [{"clicks": clicks, **row} for row in runs]
-    metrics = [m for m in metric_columns(rows) if m != "train_min"]
+    metrics = [m for m in metric_columns(rows, {*RUN_COLUMNS, "clicks"}) if m != "train_min"]
     table = markdown_table(summarize(rows, ["config", "clicks"], metrics), ["config", "clicks"], metrics, plain=())
     atomic_write_text(out / "clicks.csv", csv_text(rows))
     epochs, seeds = matrix.get("epochs", MATRIX_EPOCHS), matrix.get("seeds", (1, 2, 3))

@@ -313,8 +313,8 @@ def run_matrix(
 
 # --------------------------------------------------------------------------- aggregation (pure)
 
-#: Columns of study rows that name a run rather than measure it.
-RUN_COLUMNS = frozenset({"config", "fold", "seed", "run_dir", "clicks"})
+#: Columns of :func:`accuracy_rows` that name a run rather than measure it.
+RUN_COLUMNS = frozenset({"config", "fold", "seed", "run_dir"})
 
 
 def record_row(record: Mapping[str, Any]) -> dict[str, float]:
@@ -326,9 +326,13 @@ def record_row(record: Mapping[str, Any]) -> dict[str, float]:
     return {**evaluator.table_row(record["metrics"]), "train_min": record["train_s"] / 60}
 
 
-def metric_columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Table metric columns: those of :func:`record_row` in the order the rows first show them, training time last."""
-    seen = dict.fromkeys(key for row in rows for key in row if key not in RUN_COLUMNS and key != "train_min")
+def metric_columns(rows: Iterable[Mapping[str, Any]], run_columns: Iterable[str] = RUN_COLUMNS) -> list[str]:
+    """Table metric columns: those of :func:`record_row` in the order the rows first show them, training time last.
+
+    ``run_columns`` name a run rather than measure it (a study adds its own, e.g. ``clicks``).
+    """
+    skip = {*run_columns, "train_min"}
+    seen = dict.fromkeys(key for row in rows for key in row if key not in skip)
     return [*seen, "train_min"]
 
 
