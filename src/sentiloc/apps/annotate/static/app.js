@@ -7,7 +7,7 @@ const annotator = new URLSearchParams(location.search).get("annotator");
 const $ = (id) => document.getElementById(id);
 const video = $("video");
 const canvas = $("timeline");
-const state = { session: null, index: null, marks: [], othersClicks: 0, model: null, selected: null, pending: 0 };
+const state = { session: null, index: null, marks: [], othersClicks: 0, model: null, selected: null, pending: 0, opening: false };
 
 function query() {
   return annotator ? `?annotator=${encodeURIComponent(annotator)}` : "";
@@ -71,13 +71,33 @@ async function openVideo(index, time_s = 0) {
     state.model = null;
     const v = currentVideo();
     $("video-name").textContent = v.id;
-    video.src = `/api/videos/${index}/media`;
-    video.addEventListener("loadedmetadata", () => { video.currentTime = Math.min(time_s, video.duration || time_s); },
-      { once: true });
+    const loaded = seekWhenLoaded(`/api/videos/${index}/media`, time_s);
     await refreshMarks();
     await refreshModel();
     render();
+    await loaded;
   }, "Could not open the video");
+}
+
+// Loads a video and seeks it to time_s once its metadata is in. Until then state.opening is true and the
+// keys that read or move the clock are ignored: the seek would overwrite a step, and a click would land at 0.
+function seekWhenLoaded(src, time_s) {
+  state.opening = true;
+  return new Promise((resolve) => {
+    const finish = () => {
+      video.removeEventListener("loadedmetadata", onLoaded);
+      video.removeEventListener("error", finish);
+      state.opening = false;
+      resolve();
+    };
+    const onLoaded = () => {
+      video.currentTime = Math.min(time_s, video.duration || time_s);
+      finish();
+    };
+    video.addEventListener("loadedmetadata", onLoaded);
+    video.addEventListener("error", finish);
+    video.src = src;
+  });
 }
 
 async function refreshMarks() {
@@ -223,6 +243,10 @@ function onKey(event) {
   const cls = state.session && state.session.classes.find((c) => c.key === key.toLowerCase());
   const v = state.session && currentVideo();
   let handled = true;
+  if (state.opening && (cls || key === "ArrowLeft" || key === "ArrowRight")) {
+    event.preventDefault();  // the video is still loading: its clock is not yet where the page will put it
+    return;
+  }
   if (!state.session) {
     handled = false;
   } else if (cls) {
