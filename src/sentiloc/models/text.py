@@ -14,7 +14,8 @@ Registered encoders (``model.text.encoder``):
   (``model.text.clip_weights``; E = its projection width).
 
 Both load with the Hugging Face hub offline (``HF_HUB_OFFLINE``, ``local_files_only``): sentiloc
-never downloads weights. The cache lives in ``model.text.cache_dir``, else ``$SENTILOC_CACHE_DIR``,
+never downloads weights (:func:`load_from_clip_folder` also loads the image tower of
+``extract --visual clip``). The cache lives in ``model.text.cache_dir``, else ``$SENTILOC_CACHE_DIR``,
 else ``$XDG_CACHE_HOME/sentiloc``, else ``~/.cache/sentiloc``.
 """
 
@@ -188,15 +189,41 @@ def _load_minilm(cfg: TextGuidanceConfig) -> Encode:
     return lambda texts: model.encode(texts, convert_to_numpy=True, show_progress_bar=False)
 
 
+def clip_folder(path: str, option: str) -> Path:
+    """``path`` resolved, when it is a folder holding a ``config.json`` (a transformers CLIP checkpoint);
+    otherwise a one-line error naming ``option``, the setting that gave it."""
+    folder = Path(path).expanduser()
+    if not (folder / "config.json").is_file():
+        raise SentilocError(f"{folder}: {option} has no config.json; point it to the folder of a "
+                            "transformers CLIP checkpoint (save_pretrained output)")
+    return folder.resolve()
+
+
+def load_from_clip_folder(folder: Path, classes: Sequence[str], option: str, missing_transformers: str) -> list:
+    """``transformers.<name>.from_pretrained(folder)`` for each name of ``classes``, offline.
+
+    ``missing_transformers`` is the one-line error when transformers cannot be imported; a folder
+    transformers cannot load is a one-line error naming ``option``.
+    """
+    _offline()
+    try:
+        import transformers
+
+        loaders = [getattr(transformers, name) for name in classes]
+    except ImportError:
+        raise SentilocError(missing_transformers) from None
+    try:
+        return [loader.from_pretrained(folder, local_files_only=True) for loader in loaders]
+    except (OSError, ValueError) as exc:
+        raise SentilocError(f"{folder}: not a loadable CLIP checkpoint ({str(exc).splitlines()[0]}); "
+                            f"point {option} to a transformers CLIP folder") from None
+
+
 def _clip_folder(cfg: TextGuidanceConfig) -> Path:
     if not cfg.clip_weights:
         raise SentilocError("text encoder 'clip' needs model.text.clip_weights=FOLDER, a local transformers CLIP "
                             "checkpoint (config.json, weights, tokenizer files); sentiloc never downloads weights")
-    folder = Path(cfg.clip_weights).expanduser()
-    if not (folder / "config.json").is_file():
-        raise SentilocError(f"{folder}: model.text.clip_weights has no config.json; point it to the folder of a "
-                            "transformers CLIP checkpoint (save_pretrained output)")
-    return folder.resolve()
+    return clip_folder(cfg.clip_weights, "model.text.clip_weights")
 
 
 def _clip_key(cfg: TextGuidanceConfig) -> str:
@@ -206,19 +233,12 @@ def _clip_key(cfg: TextGuidanceConfig) -> str:
 
 
 def _load_clip(cfg: TextGuidanceConfig) -> Encode:
-    folder = _clip_folder(cfg)
-    _offline()
-    try:
-        import torch
-        from transformers import AutoTokenizer, CLIPTextModelWithProjection
-    except ImportError:
-        raise SentilocError(f"text encoder 'clip' needs transformers: {INSTALL_HINT}") from None
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        model = CLIPTextModelWithProjection.from_pretrained(folder, local_files_only=True).eval()
-    except (OSError, ValueError) as exc:
-        raise SentilocError(f"{folder}: not a loadable CLIP checkpoint ({str(exc).splitlines()[0]}); "
-                            "point model.text.clip_weights to a transformers CLIP folder") from None
+    import torch
+
+    tokenizer, model = load_from_clip_folder(_clip_folder(cfg), ("AutoTokenizer", "CLIPTextModelWithProjection"),
+                                             "model.text.clip_weights",
+                                             f"text encoder 'clip' needs transformers: {INSTALL_HINT}")
+    model.eval()
 
     def encode(texts: list[str]) -> np.ndarray:
         tokens = tokenizer(texts, padding=True, truncation=True, max_length=model.config.max_position_embeddings,
