@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sentiloc.cli._args import add_device_flag, add_parser
+from sentiloc.cli._args import add_device_flag, add_parser, positive_int
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -22,6 +22,27 @@ def cmd_predict(args: argparse.Namespace) -> int:
 EVALUATOR_FLAGS = {"tiou": "tiou_spec", "iou": "iou"}
 #: Evaluators whose metrics ``sentiloc evaluate --plot`` draws (:func:`sentiloc.viz.confusion.plot_confusion`).
 PLOTTED_EVALUATORS = frozenset({"recognition"})
+#: Evaluators whose prediction files ``sentiloc evaluate --relevance`` draws (:mod:`sentiloc.viz.relevance`).
+RELEVANCE_EVALUATORS = frozenset({"recognition"})
+
+
+def _relevance_rows(args: argparse.Namespace) -> tuple[list, str] | None:
+    """The clips ``--relevance`` draws and how they were chosen, or None without ``--relevance``.
+
+    Chosen before the metrics are computed, so a mistyped ``--clips`` id costs nothing.
+    """
+    from sentiloc.core.errors import SentilocError
+    from sentiloc.viz.relevance import DEFAULT_SUBSET, load_relevance
+
+    if args.relevance is None:
+        given = "--clips" if args.clips is not None else "--per-class" if args.per_class is not None else None
+        if given:
+            raise SentilocError(f"{given} chooses the clips of --relevance PNG; add --relevance or remove {given}")
+        return None
+    clips = None if args.clips is None else [c.strip() for c in args.clips.split(",") if c.strip()]
+    subset = args.subset if args.subset is not None else DEFAULT_SUBSET
+    options = {} if args.per_class is None else {"per_class": args.per_class}
+    return load_relevance(args.gt, args.pred, subset, clips, **options)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -36,10 +57,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     wrong = [f"--{flag}" for flag, name in EVALUATOR_FLAGS.items() if name in options and name not in evaluator.options]
     if args.plot is not None and evaluator_name not in PLOTTED_EVALUATORS:
         wrong.append("--plot")
+    if args.relevance is not None and evaluator_name not in RELEVANCE_EVALUATORS:
+        wrong.append("--relevance")
     if wrong:
         raise SentilocError(f"{wrong[0]} does not apply to --task {args.task}; remove it")
-    if args.plot is not None:
-        refuse_clobber(Path(args.plot), args.overwrite)
+    for png in (args.plot, args.relevance):
+        if png is not None:
+            refuse_clobber(Path(png), args.overwrite)
+    relevance = _relevance_rows(args)
     subset = {"subset": args.subset} if args.subset is not None else {}
     result = evaluator.run(args.gt, args.pred, json_out=args.json, overwrite=args.overwrite, **subset, **options)
     print(evaluator.format(result))
@@ -48,6 +73,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
         plot_confusion(result.to_json(), args.plot, title=Path(args.pred).name)
         print(f"wrote the confusion matrix to {args.plot}")
+    if relevance is not None:
+        from sentiloc.viz.relevance import plot_relevance
+
+        rows, how = relevance
+        plot_relevance(rows, args.relevance, title=Path(args.pred).name, subtitle=how)
+        print(f"wrote the relevance maps of {len(rows)} clips to {args.relevance}")
     return 0
 
 
@@ -82,5 +113,12 @@ def register(verbs: argparse._SubParsersAction) -> None:
                    "(continuous, default, as the released code) or frames counted inclusively (as MEGC)")
     p.add_argument("--json", help="also write the metrics as JSON here")
     p.add_argument("--plot", metavar="PNG", help="recognition: also draw the row-normalised confusion matrix here")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --json or --plot file")
+    p.add_argument("--relevance", metavar="PNG", help="recognition: also draw per-clip relevance maps here: the "
+                   "attention over each clip's segments, its ground-truth keyframes and predicted evidence")
+    chosen = p.add_mutually_exclusive_group()
+    chosen.add_argument("--clips", metavar="ID,ID,...", help="--relevance: draw these clips of the prediction file, "
+                        "in this order (default: --per-class clips of each true class of --subset)")
+    chosen.add_argument("--per-class", type=positive_int, metavar="N", help="--relevance: per true class, the N most "
+                        "confident predictions, half right and half wrong where there are (default 2)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json, --plot or --relevance file")
     p.set_defaults(handler=cmd_evaluate)
