@@ -40,7 +40,7 @@ def modules_loaded_by(code: str) -> list[str]:
 
 
 def test_the_cli_choices_are_the_registries():
-    assert VISUAL_CHOICES == ("default", "i3d") == tuple(VISUAL_EXTRACTORS.names())
+    assert VISUAL_CHOICES == ("clip", "default", "i3d") == tuple(VISUAL_EXTRACTORS.names())
     assert AUDIO_CHOICES == ("egemaps", "logmel") == tuple(AUDIO_EXTRACTORS.names())
     assert FACE_DETECTOR_CHOICES == ("haar", "mediapipe") == tuple(FACE_DETECTORS.names())
 

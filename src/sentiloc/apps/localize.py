@@ -67,9 +67,9 @@ def localize_settings(record: dict | None, visual_weights: Path | None, face_wei
     if face_weights is not None:
         values["face_weights"] = str(face_weights)
     for key, flag in (("visual_weights", "--visual-weights"), ("face_weights", "--face-weights")):
-        if values[key] and not Path(values[key]).is_file():
-            raise SentilocError(f"{values[key]}: the checkpoint was trained on features extracted with this weights "
-                                f"file, which is not here; pass {flag} FILE with the same weights")
+        if values[key] and not Path(values[key]).exists():  # a file, or the folder of --visual clip
+            raise SentilocError(f"{values[key]}: the checkpoint was trained on features extracted with these weights, "
+                                f"which are not here; pass {flag} with the same weights")
     return ExtractSettings.from_dict(values)
 
 

@@ -28,7 +28,9 @@ def add_extractor_flags(p: argparse.ArgumentParser) -> None:
         return "; ".join(f"{name}: {entry.summary}" for name, entry in registry.items())
 
     p.add_argument("--visual", default="default", choices=VISUAL_CHOICES, help=described(VISUAL_EXTRACTORS))
-    p.add_argument("--visual-weights", type=Path, help="pytorch-i3d state dict, e.g. rgb_imagenet.pt (never downloaded)")
+    p.add_argument("--visual-weights", "--clip-weights", dest="visual_weights", type=Path, metavar="PATH",
+                   help="the visual extractor's weights, never downloaded: for i3d a pytorch-i3d state dict "
+                   "(rgb_imagenet.pt), for clip a local transformers CLIP folder (the two names are one flag)")
     p.add_argument("--audio", default="logmel", choices=AUDIO_CHOICES, help=described(AUDIO_EXTRACTORS))
     p.add_argument("--face-detector", default="haar", choices=FACE_DETECTOR_CHOICES,
                    help=described(FACE_DETECTORS) + " (default: %(default)s)")
@@ -51,7 +53,7 @@ def _add_run_flags(p: argparse.ArgumentParser, overwrite_help: str) -> None:
                    help="GPUs each video asks Ray for (default 1 with --device cuda, else 0; 0.25 puts four "
                    "videos on one GPU); needs --executor ray")
     p.add_argument("--overwrite", action="store_true", help=overwrite_help)
-    add_device_flag(p, help_="where I3D runs (default cpu)")
+    add_device_flag(p, help_="where I3D and CLIP run (default cpu)")
 
 
 def executor_choice(args: argparse.Namespace) -> tuple[str | None, dict]:

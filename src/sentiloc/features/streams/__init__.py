@@ -3,7 +3,8 @@
 Each output stream is filled by one extractor, chosen by one field of
 :class:`~sentiloc.features.settings.ExtractSettings`:
 
-* ``rgb`` by ``visual``: ``default`` (:mod:`.colour_motion`) or ``i3d`` (:mod:`.i3d`);
+* ``rgb`` by ``visual``: ``default`` (:mod:`.colour_motion`), ``i3d`` (:mod:`.i3d`) or ``clip``
+  (:mod:`.clip`);
 * ``logmfcc`` by ``audio``: ``logmel`` (:mod:`.logmel`) or ``egemaps`` (:mod:`.egemaps`);
 * ``img`` by ``face_detector``: ``haar`` or ``mediapipe`` (registered in :mod:`sentiloc.features.face`).
 
@@ -11,13 +12,14 @@ The choices of an option are the entries of its registry (:data:`EXTRACTOR_OPTIO
 (:class:`~sentiloc.features.base.StreamExtractor`) says which stream it fills, how to build it
 from the settings and which settings it refuses. Entries are deferred, so importing this package
 loads none of the extractors' libraries: the command line lists its choices from here. Adding
-an extractor (a CLIP visual embedding, say) is a module with ``from_settings(settings, device)``
-and one :func:`register_stream_extractor` call below; extraction itself does not change (see
+an extractor is a module with ``from_settings(settings, device)`` and one
+:func:`register_stream_extractor` call below; extraction itself does not change (see
 docs/features.md).
 """
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from typing import TYPE_CHECKING
 
 from sentiloc.core.errors import SentilocError
@@ -51,7 +53,7 @@ def selected(settings: ExtractSettings) -> dict[str, StreamExtractor]:
 
 def _takes_no_weights(settings: ExtractSettings) -> None:
     if settings.visual_weights:
-        raise SentilocError("--visual-weights is only used with --visual i3d")
+        raise SentilocError("--visual-weights (--clip-weights) is only used with --visual i3d or --visual clip")
 
 
 def _i3d_inputs(settings: ExtractSettings) -> None:
@@ -60,6 +62,20 @@ def _i3d_inputs(settings: ExtractSettings) -> None:
                             "nothing is downloaded, or use --visual default")
     if settings.short_side < 224:
         raise SentilocError("--visual i3d reads 224x224 crops: --short-side must be at least 224")
+
+
+#: The flag ``--visual clip`` reads its CLIP folder from (an alias of ``--visual-weights``).
+CLIP_OPTION = "--clip-weights"
+#: The error of ``--visual clip`` without transformers.
+CLIP_NEEDS_TRANSFORMERS = "--visual clip needs transformers: pip install 'sentiloc[text]'"
+
+
+def _clip_inputs(settings: ExtractSettings) -> None:
+    if not settings.visual_weights:
+        raise SentilocError(f"--visual clip needs {CLIP_OPTION} FOLDER, a local transformers CLIP checkpoint "
+                            "(config.json and weights); nothing is downloaded, or use --visual default")
+    if find_spec("transformers") is None:
+        raise SentilocError(CLIP_NEEDS_TRANSFORMERS)
 
 
 def _module(name: str) -> str:
@@ -72,6 +88,10 @@ register_stream_extractor(StreamExtractor(
 register_stream_extractor(StreamExtractor(
     stream=RGB, option="visual", choice="i3d", build=deferred(_module("i3d"), "from_settings"),
     summary="Inception-I3D RGB (1024-d, the TSL-300 convention), needs --visual-weights", check=_i3d_inputs))
+register_stream_extractor(StreamExtractor(
+    stream=RGB, option="visual", choice="clip", build=deferred(_module("clip"), "from_settings"),
+    summary="CLIP image embeddings (unit, projection_dim wide, the mean of 4 frames per snippet; TG-DFER's "
+    "frames), needs --clip-weights", check=_clip_inputs))
 register_stream_extractor(StreamExtractor(
     stream=AUDIO, option="audio", choice="logmel", build=deferred(_module("logmel"), "from_settings"),
     summary="32x60 log-mel blocks per snippet (the TSL-300 convention)", reads="audio"))
