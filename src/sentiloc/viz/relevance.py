@@ -257,6 +257,7 @@ def relevance_figure(clips: Sequence[ClipRelevance], title: str | None = None, s
     fig, ax = plt.subplots(figsize=(fig_width, 1.6 + 0.62 * len(clips)), layout="constrained")
     for y, clip in enumerate(clips):
         _draw_row(ax, clip, y, width, norm)
+    ax.hlines(np.arange(1, len(clips)) - 0.5, -0.5, width - 0.5, color="0.88", lw=0.6, zorder=0)
     ax.set_xlim(-0.5, width - 0.5)
     ax.set_ylim(len(clips) - 0.5, -0.5)
     ax.set_yticks(np.arange(len(clips)), [row_label(clip) for clip in clips], fontsize=8)
@@ -300,8 +301,8 @@ def load_relevance(gt_path: Path | str, pred_path: Path | str, subset: str = DEF
         chosen, how = named_clips(predictions, clips, pred_path), "clips as named"
     else:
         chosen = default_clips(ground_truth, predictions, selected_videos(ground_truth, subset), per_class)
-        how = (f"subset {subset}: per true class the most confident right then wrong predictions, "
-               f"up to {per_class} per class")
+        how = (f"subset {subset}, up to {per_class} clip(s) per true class: "
+               "its most confident right, then wrong, predictions")
     if len(chosen) > MAX_CLIPS:
         raise SentilocError(f"{len(chosen)} clips do not fit one readable figure (at most {MAX_CLIPS}); "
                             "lower --per-class or name fewer --clips")
