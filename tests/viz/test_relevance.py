@@ -229,7 +229,7 @@ def test_edge_cases_one_segment_no_keyframes_no_attention(figure) -> None:
     assert spans(bars(fig, "keyframes:one")) == [(-0.5, 0.5)] and spans(bars(fig, "evidence:one")) == [(-0.5, 0.5)]
     notes = [t.get_text() for t in ax.texts]
     assert notes.count("no keyframes annotated") == 1 and notes.count("no attention in this prediction") == 1
-    assert {m.get_gid() for m in ax.collections} == {"attention:one", "attention:bare"}
+    assert [m.get_gid() for m in ax.collections] == ["attention:one", "attention:bare", "separators"]
 
 
 def test_without_keyframes_json_there_is_no_keyframe_lane(figure) -> None:

@@ -10,8 +10,9 @@ index: the recognition layout stores no timebase, so there are no seconds to sho
   row (the colour bar), so rows compare; a clip shorter than the longest one ends early;
 * above it, the clip's ground-truth keyframe runs from ``keyframes.json`` as black bars (the lane
   is left out when the dataset has no ``keyframes.json``; a clip without runs says so);
-* below it, the prediction's evidence segments, at most :data:`EVIDENCE_SHOWN` best ones, in
-  ascending score order so the best lies on top, darker for a higher score;
+* below it, the prediction's evidence segments, at most :data:`EVIDENCE_SHOWN` best ones, one
+  thin line each, best first (nearest the strip), darker for a higher score (evidence runs
+  overlap, so they do not share a line);
 * on the left, the clip id, its true label, the predicted label and that label's probability;
   a wrong prediction is written in vermillion and marked ✗, a right one marked ✓.
 
@@ -25,7 +26,8 @@ right next to when it is sure and wrong.
 The data functions (:func:`default_clips`, :func:`named_clips`, :func:`clip_relevance`) are pure;
 :func:`relevance_figure` draws and :func:`plot_relevance` writes the PNG atomically. Colours: the
 single-hue ``Blues`` map of the confusion matrix (monotone lightness, greyscale- and colour-blind
-safe) and the Okabe-Ito vermillion of :mod:`sentiloc.viz.segments`.
+safe) for the strip, and from the Okabe-Ito palette of :mod:`sentiloc.viz.segments` bluish green
+for the evidence and vermillion for wrong predictions.
 """
 
 from __future__ import annotations
@@ -257,7 +259,7 @@ def relevance_figure(clips: Sequence[ClipRelevance], title: str | None = None, s
     fig, ax = plt.subplots(figsize=(fig_width, 1.6 + 0.62 * len(clips)), layout="constrained")
     for y, clip in enumerate(clips):
         _draw_row(ax, clip, y, width, norm)
-    ax.hlines(np.arange(1, len(clips)) - 0.5, -0.5, width - 0.5, color="0.88", lw=0.6, zorder=0)
+    ax.hlines(np.arange(1, len(clips)) - 0.5, -0.5, width - 0.5, color="0.88", lw=0.6, zorder=0).set_gid("separators")
     ax.set_xlim(-0.5, width - 0.5)
     ax.set_ylim(len(clips) - 0.5, -0.5)
     ax.set_yticks(np.arange(len(clips)), [row_label(clip) for clip in clips], fontsize=8)
