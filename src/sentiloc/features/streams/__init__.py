@@ -68,6 +68,8 @@ def _i3d_inputs(settings: ExtractSettings) -> None:
 CLIP_OPTION = "--clip-weights"
 #: The error of ``--visual clip`` without transformers.
 CLIP_NEEDS_TRANSFORMERS = "--visual clip needs transformers: pip install 'sentiloc[text]'"
+#: Frames of each snippet ``--visual clip`` embeds (see :mod:`.clip`).
+CLIP_FRAMES_PER_SNIPPET = 4
 
 
 def _clip_inputs(settings: ExtractSettings) -> None:
@@ -90,8 +92,8 @@ register_stream_extractor(StreamExtractor(
     summary="Inception-I3D RGB (1024-d, the TSL-300 convention), needs --visual-weights", check=_i3d_inputs))
 register_stream_extractor(StreamExtractor(
     stream=RGB, option="visual", choice="clip", build=deferred(_module("clip"), "from_settings"),
-    summary="CLIP image embeddings (unit, projection_dim wide, the mean of 4 frames per snippet; TG-DFER's "
-    "frames), needs --clip-weights", check=_clip_inputs))
+    summary=f"CLIP image embeddings (unit, projection_dim wide, the mean of {CLIP_FRAMES_PER_SNIPPET} frames per "
+    "snippet; TG-DFER's frames), needs --clip-weights", check=_clip_inputs))
 register_stream_extractor(StreamExtractor(
     stream=AUDIO, option="audio", choice="logmel", build=deferred(_module("logmel"), "from_settings"),
     summary="32x60 log-mel blocks per snippet (the TSL-300 convention)", reads="audio"))

@@ -7,13 +7,14 @@ row per 16-frame snippet, from the image tower of a transformers CLIP checkpoint
 flag as ``--visual-weights``. The folder is checked and loaded offline by the loader of CLIP's text
 tower (:func:`sentiloc.models.text.load_from_clip_folder`); nothing is ever downloaded.
 
-Per snippet, :data:`FRAMES_PER_SNIPPET` evenly spaced frames (:func:`sampled_frames`: 2, 6, 10
-and 14 of 0..15) are preprocessed as CLIP's image processor does (:func:`preprocess`), embedded
+Per snippet, ``CLIP_FRAMES_PER_SNIPPET`` (4) evenly spaced frames (:func:`sampled_frames`: 2,
+6, 10 and 14 of 0..15) are preprocessed as CLIP's image processor does (:func:`preprocess`), embedded
 (``visual_projection`` of the pooled output: ``get_image_features``, ``projection_dim`` wide),
 each scaled to unit length, averaged, and the mean scaled to unit length again, as CLIP averages
 the embeddings of several prompts. Four frames of sixteen is every fourth frame: a 2.6 s clip at
 25 fps gets the sixteen encoded frames of the reference design, for a quarter of the cost of
-encoding every frame (docs/features.md has the measured cost).
+encoding every frame (docs/features.md has the measured cost). The last snippet of a video is
+padded by repeating its final frame, which then counts in its mean.
 """
 
 from __future__ import annotations
@@ -28,19 +29,17 @@ import torch.nn.functional as F
 from sentiloc.core.errors import SentilocError
 from sentiloc.features.base import ExtractorInfo, file_digest
 from sentiloc.features.settings import ExtractSettings
-from sentiloc.features.streams import CLIP_NEEDS_TRANSFORMERS, CLIP_OPTION
+from sentiloc.features.streams import CLIP_FRAMES_PER_SNIPPET, CLIP_NEEDS_TRANSFORMERS, CLIP_OPTION
 from sentiloc.models.text import clip_folder, load_from_clip_folder
 
-#: Frames of each snippet that are embedded; their unit embeddings are averaged.
-FRAMES_PER_SNIPPET = 4
 #: CLIP's normalisation (OpenAI's image mean and std, RGB, of pixels in [0, 1]).
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 #: Names the rule (frames, preprocessing, pooling) in the recorded version.
-RULE = f"1/{FRAMES_PER_SNIPPET}-frames-unit-mean"
+RULE = f"1/{CLIP_FRAMES_PER_SNIPPET}-frames-unit-mean"
 
 
-def sampled_frames(n_frames: int, count: int = FRAMES_PER_SNIPPET) -> np.ndarray:
+def sampled_frames(n_frames: int, count: int = CLIP_FRAMES_PER_SNIPPET) -> np.ndarray:
     """Indices of ``count`` evenly spaced frames of ``n_frames``: the centre of each of ``count`` equal parts."""
     return ((np.arange(count) + 0.5) * n_frames / count).astype(int)
 
