@@ -99,3 +99,20 @@ def test_a_class_without_description_stops_training_in_one_line(offline: Path, t
                  *TINY]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "'boredom'" in err[0] and "descriptions.json" in err[0]
+
+
+def test_localization_from_video_labels_offline(offline: Path, tmp_path: Path, tiny_dataset: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """tgdfer_video on the TSL-300 layout: the sentiment classes' texts (p, n) are encoded at train time only."""
+    run, predictions = tmp_path / "run", tmp_path / "p.json"
+    assert main(["train", "--config", "tgdfer_video", "--data", str(tiny_dataset), "--out", str(run), *TINY]) == 0
+    class_text = torch.tensor(torch.load(run / "best.pt", weights_only=True)["derived"]["class_text"])
+    assert class_text.shape == (2, 384)
+    forbid_encoder(monkeypatch)
+    assert main(["predict", "--checkpoint", str(run / "best.pt"), "--data", str(tiny_dataset),
+                 "--out", str(predictions)]) == 0
+    results = json.loads(predictions.read_text())["results"]
+    assert set(results) == {"100_sim_test_0", "101_sim_test_1"}
+    for proposals in results.values():
+        assert all(p["label"] in ("p", "n") and p["segment"][0] <= p["segment"][1] for p in proposals)
+    assert main(["evaluate", "--gt", str(tiny_dataset / "gt.json"), "--pred", str(predictions)]) == 0

@@ -21,7 +21,8 @@ from tests.models.inputs import DIMS, make_inputs
 
 #: Narrow layers, where a model's config has them.
 WIDTHS = {"hidden": 16, "trunk_hidden": 32, "gsp_hidden": 32, "heads": 2}
-DERIVED = {"dims": DIMS, "num_classes": 2, "modalities": tuple(DIMS), "face": "img"}
+DERIVED = {"dims": DIMS, "num_classes": 2, "modalities": tuple(DIMS), "face": "img",
+           "class_text": ((1.0, 0.0, 0.0), (0.0, 0.6, 0.8))}  # read only by the text-guided models
 
 
 def tiny(name: str, seed: int = 0):

@@ -13,7 +13,7 @@ from sentiloc.core.errors import SentilocError
 from sentiloc.core.experiment import ComponentSpec
 from sentiloc.losses.objectives.cten import CTENVideoConfig, CTENVideoObjective
 from sentiloc.models import CTENTSL, build_model
-from sentiloc.models.localization.cten import attention_cas
+from sentiloc.models.ops import attention_cas
 from tests.models.inputs import DIMS, make_inputs
 
 DERIVED = {"dims": DIMS, "num_classes": 2, "modalities": tuple(DIMS), "face": "img"}

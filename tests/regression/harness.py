@@ -3,7 +3,7 @@
 The localization records in ``expected.json`` were taken before the architecture step that
 introduced the task seams, the spotting ones when the spotting task landed (one leave-one-subject-out
 fold of a tiny simulated dataset), the recognition ones (and ``cten_video``) when the recognition task
-landed (a tiny simulated VideoEmotion-8-like split); the test replays the same runs and compares. It goes through ``sentiloc simulate``,
+landed (a tiny simulated VideoEmotion-8-like split), ``tgdfer_video`` and ``tgdfer_notext_video`` when they did; the test replays the same runs and compares. It goes through ``sentiloc simulate``,
 ``train``, ``predict`` and ``evaluate`` only, so it holds whatever the package's insides look like.
 
 Re-record (only when a change is *meant* to alter results, and say so in the commit):

@@ -16,6 +16,7 @@ from sentiloc.models.base import (
 from sentiloc.models.localization.cten import CTENTSL, CTENTSLConfig
 from sentiloc.models.localization.fsenet import FSENet, FSENetConfig
 from sentiloc.models.localization.fusion import FusionNet, FusionNetConfig
+from sentiloc.models.localization.tgdfer import TGDFERTSL, TGDFERNoTextTSL, TGDFERTSLConfig, TGDFERTSLNoTextConfig
 from sentiloc.models.localization.tslnet import TSLNet, TSLNetConfig
 from sentiloc.models.recognition.cten import CTEN, CTENConfig
 from sentiloc.models.recognition.meanpool import MeanPoolConfig, MeanPoolLinear
@@ -45,5 +46,9 @@ __all__ = [
     "TSLNet",
     "TSLNetConfig",
     "TSLNetOutput",
+    "TGDFERNoTextTSL",
+    "TGDFERTSL",
+    "TGDFERTSLConfig",
+    "TGDFERTSLNoTextConfig",
     "build_model",
 ]

@@ -1,9 +1,14 @@
-"""Masked top-k pooling: the video score of TSL-Net/FSENet on a padded batch (docs/methods.md §2.4).
+"""Small tensor operations that several models share.
+
+Masked top-k pooling: the video score of TSL-Net/FSENet on a padded batch (docs/methods.md §2.4).
 
 A video's class score is the mean of its ``k = max(1, ⌊T/ratio⌋)`` largest snippet scores, with
 ``T`` the video's own length. In a padded batch every video has its own ``k``, and padded
 snippets must never be picked, so the pooling is done as one top-``k_max`` over the batch
 followed by a per-video rank mask instead of a loop over videos.
+
+The attention-gated CAS: how a clip-level model with a temporal attention (CTEN, TG-DFER) gives
+the localization CAS that post-processing reads (docs/methods.md §7.6 and §8.9).
 """
 
 from __future__ import annotations
@@ -54,3 +59,16 @@ def masked_topk_mean(x: Tensor, mask: Tensor, ratio: int = 8) -> Tensor:
     keep = (rank[None, :] < k[:, None]) & (rank[None, :] < lengths[:, None])  # (B, k_max)
     kept = torch.where(keep[..., None], top, torch.zeros((), dtype=x.dtype, device=x.device))
     return kept.sum(dim=1) / k[:, None].to(x.dtype)
+
+
+def attention_cas(attention: Tensor, segment_logits: Tensor, mask: Tensor) -> Tensor:
+    """The ``(B, T, C + 1)`` CAS ``[A σ(logits), 1 − A]``, float32, zero at padding.
+
+    Args:
+        attention: ``(B, T)`` the model's per-snippet attention A in [0, 1] (CTEN's A*, TG-DFER's relevance).
+        segment_logits: ``(B, T, C)`` the classifier on each snippet.
+        mask: ``(B, T)`` bool, True on real snippets.
+    """
+    a = attention.float()[..., None]
+    cas = torch.cat([a * torch.sigmoid(segment_logits.float()), 1.0 - a], dim=-1)
+    return cas.masked_fill(~mask[..., None], 0.0)

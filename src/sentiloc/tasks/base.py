@@ -12,6 +12,7 @@ loop or the losses.
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,14 +22,16 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from sentiloc.core.config import apply_overrides
+from sentiloc.core.config import apply_overrides, typed_section
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.experiment import DEFAULT_TASK, ExperimentConfig
 from sentiloc.core.registry import Registry
 from sentiloc.data.normalize import stats_to_state
+from sentiloc.data.recognition.class_texts import class_descriptions
 from sentiloc.engine.checkpoint import load_checkpoint
 from sentiloc.engine.interfaces import Selection, TrainingData
-from sentiloc.models.registry import build_model
+from sentiloc.models.registry import MODELS, build_model
+from sentiloc.models.text import TextGuidanceConfig, class_embeddings
 
 
 @dataclass(frozen=True)
@@ -171,3 +174,16 @@ def load_trained(checkpoint: Path, device: torch.device, postprocess: Sequence[s
     model = build_model(exp.model, exp.derived)
     model.load_state_dict(state["model"])
     return TrainedModel(model.to(device).eval(), exp, task, task.restore_extras(state))
+
+
+def text_derived(exp: ExperimentConfig, root: Path, classes: Sequence[str]) -> dict[str, Any]:
+    """``{"class_text": (C, E)}`` for a model whose config declares ``class_text`` (``tgdfer``), else ``{}``.
+
+    The class descriptions (the dataset's ``descriptions.json``, else sentiloc's shipped set) are
+    encoded by ``model.text``'s frozen encoder through its disk cache, once, before the model is
+    built: the model never runs the encoder (docs/methods.md §7).
+    """
+    if "class_text" not in {f.name for f in dataclasses.fields(MODELS.get(exp.model.name).config)}:
+        return {}
+    text = typed_section(TextGuidanceConfig, exp.model.params.get("text"), "model.text")
+    return {"class_text": class_embeddings(text, class_descriptions(root, classes))}

@@ -40,7 +40,7 @@ from sentiloc.engine.interfaces import Selection, TrainingData
 from sentiloc.evaluation.selection import SELECTION, ValidationSet
 from sentiloc.postprocess import PostprocessConfig, activitynet_results, video_proposals
 from sentiloc.postprocess.proposals import scoring_inputs
-from sentiloc.tasks.base import TASKS, Fold, Task, TrainedModel, standardize_with_training_stats
+from sentiloc.tasks.base import TASKS, Fold, Task, TrainedModel, standardize_with_training_stats, text_derived
 
 
 @dataclass
@@ -135,6 +135,7 @@ class LocalizationTask(Task):
         train_set = VideoDataset(root, [infos[v] for v in train_ids], cfg, supervision)
         val_set = (VideoDataset(root, [infos[v] for v in val_ids], cfg, supervision, train_set.dims)
                    if val_ids else None)
+        derived = text_derived(exp, root, cfg.classes)
         return TrainingData(
             train_set=train_set,
             val_set=val_set,
@@ -143,7 +144,8 @@ class LocalizationTask(Task):
             collate=partial(collate, num_classes=cfg.num_classes),
             augment=FaceDropout(exp.train.face_dropout),
             checkpoint_extras={"classes": list(cfg.classes), "extractor": read_extractor_record(root),
-                               "feature_stats": None},
+                               "feature_stats": None, "derived": derived},
+            derived=derived,
         )
 
     def fit_normalisation(self, data: TrainingData, exp: ExperimentConfig, root: Path, model: nn.Module) -> None:

@@ -14,7 +14,6 @@ WAR and, against ``keyframes.json``, evidence detection. Folds are the dataset's
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,14 +23,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from sentiloc.core.config import typed_section
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.experiment import ExperimentConfig
 from sentiloc.data.normalize import stats_from_state
 from sentiloc.data.recognition import layout
 from sentiloc.data.recognition.annotations import folds_of, read_classes, read_labels
 from sentiloc.data.recognition.batch import UNLABELLED, RecognitionBatch
-from sentiloc.data.recognition.class_texts import class_descriptions
 from sentiloc.data.recognition.dataset import (
     RecognitionDataConfig,
     RecognitionDataset,
@@ -46,10 +43,8 @@ from sentiloc.data.sampler import LengthBucketSampler
 from sentiloc.data.splits import holdout
 from sentiloc.engine.inference import inference_model, run_model
 from sentiloc.engine.interfaces import Selection, TrainingData
-from sentiloc.models.registry import MODELS
-from sentiloc.models.text import TextGuidanceConfig, class_embeddings
 from sentiloc.postprocess.recognition import RecognitionPostprocessConfig, prediction_entry, prediction_file
-from sentiloc.tasks.base import TASKS, Fold, Task, TrainedModel, standardize_with_training_stats
+from sentiloc.tasks.base import TASKS, Fold, Task, TrainedModel, standardize_with_training_stats, text_derived
 
 
 def clip_outputs(model: nn.Module, dataset: Dataset, device: torch.device, amp: str = "none",
@@ -92,19 +87,6 @@ def check_classes(trained: Sequence[str], root: Path) -> None:
     if set(listed) != set(trained):
         raise SentilocError(f"{Path(root) / layout.CLASSES_FILE}: lists {list(listed)} but the checkpoint was trained "
                             f"on {list(trained)}; predict on data with the model's classes")
-
-
-def text_derived(exp: ExperimentConfig, root: Path, classes: Sequence[str]) -> dict[str, Any]:
-    """``{"class_text": (C, E)}`` for a model whose config declares ``class_text`` (``tgdfer``), else ``{}``.
-
-    The class descriptions (the dataset's ``descriptions.json``, else sentiloc's shipped set) are
-    encoded by ``model.text``'s frozen encoder through its disk cache, once, before the model is
-    built: the model never runs the encoder (docs/methods.md §7).
-    """
-    if "class_text" not in {f.name for f in dataclasses.fields(MODELS.get(exp.model.name).config)}:
-        return {}
-    text = typed_section(TextGuidanceConfig, exp.model.params.get("text"), "model.text")
-    return {"class_text": class_embeddings(text, class_descriptions(root, classes))}
 
 
 class RecognitionTask(Task):

@@ -1,4 +1,6 @@
-"""TG-DFER's objective (docs/methods.md §7): the bag cross-entropy plus an optional instance-level term.
+"""TG-DFER's objectives (docs/methods.md §7).
+
+``tgdfer`` (recognition): the bag cross-entropy plus an optional instance-level term.
 
 - bag: cross-entropy of the cosine logits ``cos(z, ĝ_c) / τ`` against the clip label;
 - instance (``instance_weight`` > 0): with ``m_c = max_t cos(ṽ_t, ĝ_c)`` over the clip's real
@@ -6,6 +8,9 @@
   labelled class above the best frame of every other class by ``margin``.
 
 Both are means over the labelled clips (label ≠ -1); unlabelled clips never change the loss.
+
+``tgdfer_video`` (localization, TSL-300 video labels): a binary cross-entropy per class of the
+per-class bag logits of ``tgdfer_tsl`` (a video can hold several sentiment classes).
 """
 
 from __future__ import annotations
@@ -13,12 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from sentiloc.core.errors import SentilocError
+from sentiloc.data.batch import Batch
 from sentiloc.data.recognition.batch import UNLABELLED, RecognitionBatch
 from sentiloc.losses.objectives.cten import clip_ce, masked_mean
 from sentiloc.losses.registry import Objective, register_objective
+from sentiloc.models.localization.tgdfer import TGDFERLocalizationOutput
 from sentiloc.models.recognition.tgdfer import TGDFEROutput
 
 
@@ -74,3 +82,23 @@ class TGDFERObjective(Objective):
         bag = masked_mean(clip_ce(out.logits, labels, self.cfg.label_smoothing), counted)
         instance = masked_mean(instance_hinge(out.best_frame, labels, self.cfg.margin), counted)
         return {"total": bag + self.cfg.instance_weight * instance, "ce_bag": bag, "instance": instance}
+
+
+@dataclass
+class TGDFERVideoConfig:
+    """The ``loss:`` section of ``loss.name: tgdfer_video`` (no options: the per-class BCE is the whole loss)."""
+
+
+@register_objective("tgdfer_video", TGDFERVideoConfig)
+class TGDFERVideoObjective(Objective):
+    """``BCE(per-class bag logits, video labels)``, mean over the C classes and the videos (docs/methods.md §7.6)."""
+
+    needs = TGDFERLocalizationOutput
+
+    def __init__(self, cfg: TGDFERVideoConfig, supervision: str, num_classes: int) -> None:
+        """Reads only ``batch.video_labels``, which every supervision level provides; ``num_classes`` is unused."""
+        self.cfg = cfg
+
+    def __call__(self, out: TGDFERLocalizationOutput, batch: Batch) -> dict[str, Tensor]:
+        bce = F.binary_cross_entropy_with_logits(out.video_logits.float(), batch.video_labels.float())
+        return {"total": bce, "bce_video": bce}

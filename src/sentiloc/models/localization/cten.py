@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor
 
 from sentiloc.core.errors import SentilocError
 from sentiloc.models.base import BaseModel, CTENLocalizationOutput
-from sentiloc.models.ops import masked_topk_mean
+from sentiloc.models.ops import attention_cas, masked_topk_mean
 from sentiloc.models.recognition.cten import CTENNetwork, CTENOptions
 from sentiloc.models.registry import register_model
 
@@ -45,19 +44,6 @@ class CTENTSLConfig(CTENOptions):
         self.check_options(self.modalities, "modalities")
         if self.r_act < 1:
             raise SentilocError(f"model.r_act must be >= 1, got {self.r_act}")
-
-
-def attention_cas(attention: Tensor, segment_logits: Tensor, mask: Tensor) -> Tensor:
-    """The ``(B, T, C + 1)`` CAS ``[A* σ(logits), 1 − A*]``, float32, zero at padding.
-
-    Args:
-        attention: ``(B, T)`` A* in [0, 1].
-        segment_logits: ``(B, T, C)`` the classifier on each snippet.
-        mask: ``(B, T)`` bool, True on real snippets.
-    """
-    a = attention.float()[..., None]
-    cas = torch.cat([a * torch.sigmoid(segment_logits.float()), 1.0 - a], dim=-1)
-    return cas.masked_fill(~mask[..., None], 0.0)
 
 
 @register_model("cten_tsl", CTENTSLConfig)

@@ -113,8 +113,8 @@ class TGDFERConfig(TGDFERNoTextConfig):
         if self.context_tokens < 0:
             raise SentilocError(f"model.context_tokens must be >= 0, got {self.context_tokens}")
         if self.class_text is None or len(self.class_text) != self.num_classes:
-            raise SentilocError("model tgdfer needs the class text embeddings that `sentiloc train` derives from the "
-                                "class descriptions of a recognition dataset; train it with the recognition task")
+            raise SentilocError("this TG-DFER model needs the class text embeddings that `sentiloc train` derives "
+                                "from the dataset's class descriptions; build it through `sentiloc train`")
 
 
 def masked_softmax(scores: Tensor, mask: Tensor) -> Tensor:
@@ -244,9 +244,13 @@ class TGDFERNetwork(BaseModel):
         self.classes = classes
         self.prompts = VisualPrompts(cfg.prompt_tokens, cfg.hidden, cfg.heads) if cfg.visual_prompts else None
 
-    def forward(self, streams: dict[str, Tensor], mask: Tensor) -> TGDFEROutput:
-        """``streams``: name -> ``(B, T, D_s)``; ``mask (B, T)`` bool -> float32 logits, relevance, best-frame cosines."""
-        mask = mask.bool()
+    def frame_similarity(self, streams: dict[str, Tensor], mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Steps 1–4 of the module docstring: ``(ṽ (B, T, d), ĝ (B, C, d), cos(ṽ_t, ĝ_c) (B, T, C))``.
+
+        Args:
+            streams: name -> ``(B, T, D_s)``; the configured streams are read.
+            mask: ``(B, T)`` bool, True on real frames.
+        """
         missing = [s for s in self.cfg.streams if s not in streams]
         if missing:
             raise SentilocError(f"the model needs streams {missing} but the batch has {sorted(streams)}; "
@@ -255,7 +259,12 @@ class TGDFERNetwork(BaseModel):
         frames = self.temporal(x, mask)
         g = self.classes()
         aligned = self.prompts(frames, mask, g) if self.prompts is not None else g.expand(frames.shape[0], -1, -1)
-        similarity = cosine(frames, aligned)                                   # (B, T, C)
+        return frames, aligned, cosine(frames, aligned)
+
+    def forward(self, streams: dict[str, Tensor], mask: Tensor) -> TGDFEROutput:
+        """``streams``: name -> ``(B, T, D_s)``; ``mask (B, T)`` bool -> float32 logits, relevance, best-frame cosines."""
+        mask = mask.bool()
+        frames, aligned, similarity = self.frame_similarity(streams, mask)    # similarity (B, T, C)
         scores = similarity.amax(dim=-1) / self.cfg.tau                        # (B, T)
         bag = mil_pool(frames, masked_softmax(scores, mask))                   # (B, d)
         logits = cosine(bag[:, None], aligned)[:, 0] / self.cfg.tau            # (B, C)
