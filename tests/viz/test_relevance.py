@@ -14,6 +14,7 @@ from matplotlib.colors import to_hex
 
 from sentiloc.core.errors import SentilocError
 from sentiloc.viz.relevance import (
+    CELL_EDGES_UP_TO,
     EVIDENCE_SHOWN,
     KEYFRAME_LANE,
     MAX_CLIPS,
@@ -288,3 +289,10 @@ def test_too_many_clips_are_refused(tmp_path: Path) -> None:
     pred = write_predictions(tmp_path / "p.json", {v: entry("anger", 2) for v in videos})
     with pytest.raises(SentilocError, match=rf"^{MAX_CLIPS + 1} clips do not fit one readable figure"):
         load_relevance(data, pred, clips=list(videos))
+
+
+def test_long_clips_drop_the_cell_borders(figure) -> None:
+    short, long_ = (figure([clip(attention=[0.5] * n, evidence=[], scores=[])]) for n in (CELL_EDGES_UP_TO, 50))
+    assert short.axes[0].collections[0].get_linewidth()[0] == 0.4
+    assert long_.axes[0].collections[0].get_linewidth()[0] == 0.0
+    assert long_.axes[0].get_xlim() == (-0.5, 49.5)

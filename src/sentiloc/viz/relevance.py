@@ -64,6 +64,8 @@ EVIDENCE_SHOWN = 3
 WRONG_COLOUR = OKABE_ITO["vermillion"]
 EVIDENCE_COLOUR = OKABE_ITO["bluish_green"]
 KEYFRAME_COLOUR = "0.1"
+#: Cells get white borders while the longest clip has at most this many segments (beyond, they would stripe the strip).
+CELL_EDGES_UP_TO = 40
 #: Figure width in inches: 4.6 + 0.42 per segment of the longest clip, within these bounds; the legend
 #: entries sit side by side from ``WIDE_LEGEND_IN`` on, else one above the other.
 MIN_WIDTH_IN, MAX_WIDTH_IN, WIDE_LEGEND_IN = 7.0, 13.0, 9.5
@@ -229,7 +231,7 @@ def _draw_row(ax: plt.Axes, clip: ClipRelevance, y: float, width: int, norm: Nor
         return
     length = len(clip.attention)
     mesh = ax.pcolormesh(np.arange(length + 1) - 0.5, [top, bottom], clip.attention[None, :], cmap=COLOUR_MAP,
-                         norm=norm, edgecolors="white", linewidth=0.4)
+                         norm=norm, edgecolors="white", linewidth=0.4 if width <= CELL_EDGES_UP_TO else 0.0)
     mesh.set_gid(f"attention:{clip.video_id}")
     ax.add_patch(Rectangle((-0.5, top), length, bottom - top, fill=False, edgecolor="0.45", lw=0.6))
     best = np.argsort(-clip.evidence_score, kind="stable")[:EVIDENCE_SHOWN]
@@ -267,7 +269,7 @@ def relevance_figure(clips: Sequence[ClipRelevance], title: str | None = None, s
         if clip.correct is False:
             tick.set_color(WRONG_COLOUR)
     ax.tick_params(axis="y", length=0)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     ax.set_xlabel("segment (0-based index)")
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
@@ -303,8 +305,7 @@ def load_relevance(gt_path: Path | str, pred_path: Path | str, subset: str = DEF
         chosen, how = named_clips(predictions, clips, pred_path), "clips as named"
     else:
         chosen = default_clips(ground_truth, predictions, selected_videos(ground_truth, subset), per_class)
-        how = (f"subset {subset}, up to {per_class} clip(s) per true class: "
-               "its most confident right, then wrong, predictions")
+        how = f"subset {subset} · per true class: most confident right, then wrong (up to {per_class})"
     if len(chosen) > MAX_CLIPS:
         raise SentilocError(f"{len(chosen)} clips do not fit one readable figure (at most {MAX_CLIPS}); "
                             "lower --per-class or name fewer --clips")
