@@ -201,10 +201,12 @@ def row_label(clip: ClipRelevance) -> str:
     return f"{clip.video_id}\n{clip.true_label or 'unlabelled'} → {clip.predicted} {100 * clip.probability:.0f}%{mark}"
 
 
-def _bars(ax: plt.Axes, spans: np.ndarray, lane: tuple[float, float], colours: np.ndarray | str, gid: str) -> None:
-    """Inclusive segment ``spans (N, 2)`` as bars covering ``[first - 0.5, last + 0.5]`` between heights ``lane``."""
-    bars = ax.bar(spans[:, 0] - 0.5, lane[1] - lane[0], width=spans[:, 1] - spans[:, 0] + 1, bottom=lane[0],
-                  align="edge", color=colours, linewidth=0)
+def _bars(ax: plt.Axes, spans: np.ndarray, lanes: np.ndarray, colours: np.ndarray | str, gid: str) -> None:
+    """Inclusive segment ``spans (N, 2)`` as bars covering ``[first - 0.5, last + 0.5]``, bar ``i`` between the
+    heights ``lanes[i] = (top, bottom)`` (``lanes``: ``(N, 2)`` or one ``(2,)`` lane for all)."""
+    lanes = np.broadcast_to(lanes, (len(spans), 2))
+    bars = ax.bar(spans[:, 0] - 0.5, lanes[:, 1] - lanes[:, 0], width=spans[:, 1] - spans[:, 0] + 1,
+                  bottom=lanes[:, 0], align="edge", color=colours, linewidth=0)
     for bar in bars.patches:
         bar.set_gid(gid)
 
@@ -218,8 +220,7 @@ def evidence_lines(y: float, count: int) -> np.ndarray:
 def _draw_row(ax: plt.Axes, clip: ClipRelevance, y: float, width: int, norm: Normalize) -> None:
     """The keyframe lane, the heat strip and the evidence lines of ``clip`` around height ``y``."""
     if clip.keyframes is not None and len(clip.keyframes):
-        _bars(ax, clip.keyframes, (y + KEYFRAME_LANE[0], y + KEYFRAME_LANE[1]), KEYFRAME_COLOUR,
-              f"keyframes:{clip.video_id}")
+        _bars(ax, clip.keyframes, y + np.array(KEYFRAME_LANE), KEYFRAME_COLOUR, f"keyframes:{clip.video_id}")
     elif clip.keyframes is not None:
         ax.text(-0.45, y + sum(KEYFRAME_LANE) / 2, "no keyframes annotated", ha="left", va="center", fontsize=6.5,
                 style="italic", color="0.35")
@@ -235,10 +236,9 @@ def _draw_row(ax: plt.Axes, clip: ClipRelevance, y: float, width: int, norm: Nor
     mesh.set_gid(f"attention:{clip.video_id}")
     ax.add_patch(Rectangle((-0.5, top), length, bottom - top, fill=False, edgecolor="0.45", lw=0.6))
     best = np.argsort(-clip.evidence_score, kind="stable")[:EVIDENCE_SHOWN]
-    shades = score_shade(clip.evidence_score[best])
-    for rank, (line, shade) in enumerate(zip(evidence_lines(y, len(best)), shades)):
-        _bars(ax, clip.evidence[best[rank]][None, :], tuple(line), tint(EVIDENCE_COLOUR, shade[None])[0],
-              f"evidence:{clip.video_id}")
+    if len(best):
+        _bars(ax, clip.evidence[best], evidence_lines(y, len(best)),
+              tint(EVIDENCE_COLOUR, score_shade(clip.evidence_score[best])), f"evidence:{clip.video_id}")
 
 
 def _legend_handles(clips: Sequence[ClipRelevance]) -> list[Patch]:
