@@ -119,7 +119,7 @@ def test_a_row_is_the_unit_mean_of_the_embeddings_of_its_sampled_frames(weights:
     mean, std = torch.tensor(clip.CLIP_MEAN), torch.tensor(clip.CLIP_STD)
     colours = torch.tensor([[red / 255, 0.0, 0.0] for red in (32, 96, 160, 224)])
     pixels = ((colours - mean) / std)[:, :, None, None].expand(4, 3, 32, 32)
-    model = transformers.CLIPModel.from_pretrained(weights).eval()
+    model = transformers.CLIPModel.from_pretrained(weights, local_files_only=True).eval()
     with torch.inference_mode():
         embeddings = image_features(model, pixels)
     unit = embeddings / embeddings.norm(dim=1, keepdim=True)
@@ -128,6 +128,14 @@ def test_a_row_is_the_unit_mean_of_the_embeddings_of_its_sampled_frames(weights:
     np.testing.assert_allclose(row, expected.numpy(), atol=1e-5)
     assert np.linalg.norm(row) == pytest.approx(1.0, abs=1e-6)
     np.testing.assert_allclose(extractor.batch(np.stack([snippet, snippet[::-1]]))[0], row, atol=1e-6)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_the_device_places_the_model_without_changing_the_rows(weights: Path) -> None:
+    snippet = np.random.default_rng(0).integers(0, 256, size=(16, 48, 64, 3), dtype=np.uint8)
+    on_gpu = clip.ClipImageExtractor(weights, "cuda")
+    assert next(on_gpu.vision.parameters()).is_cuda
+    np.testing.assert_allclose(on_gpu(snippet), clip.ClipImageExtractor(weights)(snippet), atol=1e-4)
 
 
 def test_extraction_gives_one_unit_row_per_snippet_then_a_rerun_skips_and_other_weights_are_refused(
