@@ -193,17 +193,34 @@ def _no_weights(folder: Path, weights: Path) -> None:
     shutil.copy(weights / "config.json", folder / "config.json")
 
 
+def _truncated_weights(folder: Path, weights: Path) -> None:
+    _no_weights(folder, weights)
+    data = (weights / "model.safetensors").read_bytes()
+    (folder / "model.safetensors").write_bytes(data[: len(data) // 2])
+
+
+def _vision_tower_only(folder: Path) -> None:
+    """A ``CLIPVisionModelWithProjection`` folder: not a whole CLIP checkpoint, so its shapes do not fit."""
+    config = transformers.CLIPVisionConfig(hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                                           num_attention_heads=2, image_size=32, patch_size=16,
+                                           projection_dim=PROJECTION_DIM)
+    transformers.CLIPVisionModelWithProjection(config).save_pretrained(folder)
+
+
 @pytest.mark.parametrize(("case", "expected"), [
     ("missing", "--clip-weights has no config.json"),
     ("no_config", "--clip-weights has no config.json"),
     ("garbage_config", "not a loadable CLIP checkpoint"),
     ("no_weights", "not a loadable CLIP checkpoint"),
+    ("truncated_weights", "not a loadable CLIP checkpoint"),
+    ("vision_tower_only", "not a loadable CLIP checkpoint"),
 ])
 def test_a_missing_or_invalid_folder_is_a_one_line_error(weights: Path, tmp_path: Path, case: str,
                                                           expected: str) -> None:
     folder = tmp_path / case
     makers = {"no_config": _no_config, "garbage_config": _garbage_config,
-              "no_weights": lambda path: _no_weights(path, weights)}
+              "no_weights": lambda path: _no_weights(path, weights),
+              "truncated_weights": lambda path: _truncated_weights(path, weights), "vision_tower_only": _vision_tower_only}
     if case in makers:
         makers[case](folder)
     settings = ExtractSettings(visual="clip", visual_weights=str(folder), short_side=64)

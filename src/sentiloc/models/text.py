@@ -214,9 +214,9 @@ def load_from_clip_folder(folder: Path, classes: Sequence[str], option: str, mis
         raise SentilocError(missing_transformers) from None
     try:
         return [loader.from_pretrained(folder, local_files_only=True) for loader in loaders]
-    except (OSError, ValueError) as exc:
-        raise SentilocError(f"{folder}: not a loadable CLIP checkpoint ({str(exc).splitlines()[0]}); "
-                            f"point {option} to a transformers CLIP folder") from None
+    except Exception as exc:  # transformers and safetensors raise several unrelated types for broken folders
+        raise SentilocError(f"{folder}: not a loadable CLIP checkpoint ({type(exc).__name__}: "
+                            f"{(str(exc).splitlines() or [''])[0]}); point {option} to a transformers CLIP folder") from None
 
 
 def _clip_folder(cfg: TextGuidanceConfig) -> Path:
