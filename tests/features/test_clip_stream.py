@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sentiloc.core.errors import SentilocError
 from sentiloc.data.simulate.video import SyntheticVideo, write_video
@@ -105,6 +107,25 @@ def test_unit_mean_by_hand() -> None:
     # (3, 4) -> (0.6, 0.8); (0, 2) -> (0, 1); mean (0.3, 0.9), length sqrt(0.9) = 0.948683
     rows = clip.unit_mean(torch.tensor([[[3.0, 4.0], [0.0, 2.0]]]))
     torch.testing.assert_close(rows, torch.tensor([[0.3 / 0.948683, 0.9 / 0.948683]]), atol=1e-6, rtol=0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(n_frames=st.integers(1, 64), count=st.integers(1, 64))
+def test_sampled_frames_are_distinct_in_order_and_inside_the_snippet(n_frames: int, count: int) -> None:
+    indices = clip.sampled_frames(n_frames, min(count, n_frames))
+    assert len(indices) == min(count, n_frames) and indices[0] >= 0 and indices[-1] < n_frames
+    assert np.all(np.diff(indices) > 0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**16), k=st.integers(1, 5), scale=st.floats(0.01, 100.0))
+def test_unit_mean_has_unit_length_and_ignores_each_embeddings_length(seed: int, k: int, scale: float) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    embeddings = torch.randn(3, k, 8, generator=generator)
+    lengths = 1 + scale * torch.rand(3, k, 1, generator=generator)
+    rows = clip.unit_mean(embeddings)
+    torch.testing.assert_close(rows.norm(dim=-1), torch.ones(3))
+    torch.testing.assert_close(clip.unit_mean(embeddings * lengths), rows, atol=1e-5, rtol=1e-5)
 
 
 def test_a_row_is_the_unit_mean_of_the_embeddings_of_its_sampled_frames(weights: Path) -> None:

@@ -169,8 +169,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True, type=Path, help="RUN/best.pt of a model trained on a dataset "
                    "from `sentiloc build-dataset` (its extractor settings are reused)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--visual-weights", type=Path, help="the I3D weights the training features were extracted with, "
-                   "when the recorded file moved; for a checkpoint without a record, this selects I3D")
+    p.add_argument("--visual-weights", type=Path, help="the I3D weights file (or CLIP folder) the training features "
+                   "were extracted with, when the recorded one moved; for a checkpoint without a record, this selects I3D")
     p.add_argument("--face-weights", type=Path, help="the face model (.pt2 / TorchScript) the training features "
                    "were extracted with, likewise")
     p.add_argument("--top", type=positive_int, default=10, help="segments shown per video, in the page and plot "
