@@ -178,3 +178,39 @@ def test_a_local_clip_checkpoint_loads_offline(minilm, monkeypatch: pytest.Monke
     clip = TextGuidanceConfig(encoder="clip", clip_weights=str(folder), cache_dir=str(tmp_path / "cache"))
     rows = encode_cached(clip, ["a face showing fear", "a face showing joy"])
     assert rows.shape == (2, 12) and np.isfinite(rows).all()
+
+
+@needs_text
+def test_a_full_clip_model_folder_gives_its_projected_text_features(minilm, monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Path) -> None:
+    """The folder ``--clip-weights`` takes for images works for the text too, whatever its projection width
+    (transformers cannot load the text tower alone from it when ``projection_dim`` is not 512)."""
+    import torch
+    from transformers import AutoTokenizer, CLIPConfig, CLIPModel
+
+    cfg, _ = minilm
+    tokenizer = AutoTokenizer.from_pretrained(cfg.cache / text.MINILM_FOLDER, local_files_only=True)
+    torch.manual_seed(0)
+    model = CLIPModel(CLIPConfig(
+        text_config={"vocab_size": tokenizer.vocab_size, "hidden_size": 16, "intermediate_size": 32,
+                     "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": 64},
+        vision_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+                       "image_size": 32, "patch_size": 16},
+        projection_dim=24)).eval()
+    folder = tmp_path / "clip"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    refuse_network(monkeypatch)
+    clip = TextGuidanceConfig(encoder="clip", clip_weights=str(folder), cache_dir=str(tmp_path / "cache"))
+    rows = encode_cached(clip, ["a face showing fear"])
+    tokens = tokenizer(["a face showing fear"], return_tensors="pt")
+    with torch.no_grad():
+        expected = model.text_projection(model.text_model(**tokens).pooler_output)
+    np.testing.assert_allclose(rows, expected.numpy(), atol=1e-5)
+
+
+def test_a_checkpoint_without_a_text_tower_is_refused_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text('{"model_type": "clip_vision_model"}')
+    clip = TextGuidanceConfig(encoder="clip", clip_weights=str(tmp_path), cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(SentilocError, match="has no CLIP text tower"):
+        encode_cached(clip, ["a face"])

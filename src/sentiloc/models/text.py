@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import logging
 import os
 import shutil
@@ -199,6 +200,16 @@ def clip_folder(path: str, option: str) -> Path:
     return folder.resolve()
 
 
+def read_model_type(folder: Path, option: str) -> str:
+    """The ``model_type`` of ``folder/config.json`` ("" when it has none); unreadable JSON is a one-line error."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SentilocError(f"{folder / 'config.json'}: unreadable ({type(exc).__name__}); point {option} to a "
+                            "transformers CLIP folder") from None
+    return str(config.get("model_type", "")) if isinstance(config, dict) else ""
+
+
 def load_from_clip_folder(folder: Path, classes: Sequence[str], option: str, missing_transformers: str) -> list:
     """``transformers.<name>.from_pretrained(folder)`` for each name of ``classes``, offline.
 
@@ -232,19 +243,31 @@ def _clip_key(cfg: TextGuidanceConfig) -> str:
     return f"clip:{folder}:{stamps}"
 
 
+#: ``model_type`` of a CLIP folder's config.json -> the transformers class holding its text tower and projection.
+#: A full CLIPModel is loaded whole (loading only its text tower fails when ``projection_dim`` is not 512).
+CLIP_TEXT_CLASSES = {"clip": "CLIPModel", "clip_text_model": "CLIPTextModelWithProjection"}
+
+
 def _load_clip(cfg: TextGuidanceConfig) -> Encode:
     import torch
 
-    tokenizer, model = load_from_clip_folder(_clip_folder(cfg), ("AutoTokenizer", "CLIPTextModelWithProjection"),
+    folder = _clip_folder(cfg)
+    model_type = read_model_type(folder, "model.text.clip_weights")
+    if model_type not in CLIP_TEXT_CLASSES:
+        raise SentilocError(f"{folder}: a {model_type!r} checkpoint has no CLIP text tower; point "
+                            f"model.text.clip_weights to a CLIPModel or CLIPTextModelWithProjection folder")
+    tokenizer, model = load_from_clip_folder(folder, ("AutoTokenizer", CLIP_TEXT_CLASSES[model_type]),
                                              "model.text.clip_weights",
                                              f"text encoder 'clip' needs transformers: {INSTALL_HINT}")
     model.eval()
+    tower, projection = model.text_model, model.text_projection  # both classes name them so
 
     def encode(texts: list[str]) -> np.ndarray:
-        tokens = tokenizer(texts, padding=True, truncation=True, max_length=model.config.max_position_embeddings,
+        tokens = tokenizer(texts, padding=True, truncation=True, max_length=tower.config.max_position_embeddings,
                            return_tensors="pt")
         with torch.no_grad():
-            return model(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]).text_embeds.numpy()
+            pooled = tower(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]).pooler_output
+            return projection(pooled).numpy()
 
     return encode
 
