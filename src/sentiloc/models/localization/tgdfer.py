@@ -142,8 +142,7 @@ class TGDFERTSL(TGDFERTSLNetwork):
     """``tgdfer_tsl``: class embeddings from the sentiment classes' text descriptions."""
 
     def __init__(self, cfg: TGDFERTSLConfig) -> None:
-        super().__init__(cfg, TextClasses(torch.tensor(cfg.class_text, dtype=torch.float32), cfg.context_tokens,
-                                          cfg.hidden))
+        super().__init__(cfg, TextClasses.from_config(cfg))
 
 
 @register_model("tgdfer_notext_tsl", TGDFERTSLNoTextConfig)

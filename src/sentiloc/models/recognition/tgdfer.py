@@ -210,6 +210,11 @@ class TextClasses(nn.Module):
         self.context = ContextPrompts(context_tokens, class_text.shape[1]) if context_tokens else None
         self.projection = nn.Linear(class_text.shape[1], hidden)
 
+    @classmethod
+    def from_config(cls, cfg: TGDFERConfig) -> "TextClasses":
+        """The class embeddings of a text-guided config: its ``class_text``, ``context_tokens`` and ``hidden``."""
+        return cls(torch.tensor(cfg.class_text, dtype=torch.float32), cfg.context_tokens, cfg.hidden)
+
     def forward(self) -> Tensor:
         """``g (C, d)``."""
         text = self.context(self.class_text) if self.context is not None else self.class_text
@@ -278,8 +283,7 @@ class TGDFER(TGDFERNetwork):
     """TG-DFER with text guidance: class embeddings from the cached description embeddings and context prompts."""
 
     def __init__(self, cfg: TGDFERConfig) -> None:
-        super().__init__(cfg, TextClasses(torch.tensor(cfg.class_text, dtype=torch.float32), cfg.context_tokens,
-                                          cfg.hidden))
+        super().__init__(cfg, TextClasses.from_config(cfg))
 
 
 @register_model("tgdfer_notext", TGDFERNoTextConfig)
