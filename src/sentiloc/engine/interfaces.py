@@ -32,8 +32,8 @@ class TrainingData:
             None when the config's ``data:`` section does. Store them in ``checkpoint_extras``
             under ``"classes"`` too, which is where :func:`sentiloc.tasks.load_trained` reads them.
         derived: further values the task derives from the data for the model's config (TG-DFER's
-            ``class_text``, docs/methods.md §7); store them in ``checkpoint_extras`` under
-            ``"derived"`` too, which is where :func:`sentiloc.tasks.load_trained` reads them.
+            ``class_text``, docs/methods.md §7); the trainer stores them in every checkpoint under
+            ``"derived"``, which is where :func:`sentiloc.tasks.load_trained` reads them.
     """
 
     train_set: Dataset

@@ -121,6 +121,7 @@ class Trainer:
             "task": self.exp.task,
             "model_name": self.exp.model.name,
             "dims": dict(self.data.dims),
+            "derived": dict(self.data.derived),
             **self.data.checkpoint_extras,
             **ranks,
         }

@@ -144,7 +144,7 @@ class LocalizationTask(Task):
             collate=partial(collate, num_classes=cfg.num_classes),
             augment=FaceDropout(exp.train.face_dropout),
             checkpoint_extras={"classes": list(cfg.classes), "extractor": read_extractor_record(root),
-                               "feature_stats": None, "derived": derived},
+                               "feature_stats": None},
             derived=derived,
         )
 

@@ -118,7 +118,7 @@ class RecognitionTask(Task):
             lengths=[float(n) for n in train_set.lengths],
             collate=collate_recognition,
             augment=_keep_batch,
-            checkpoint_extras={"classes": list(classes), "feature_stats": None, "derived": derived},
+            checkpoint_extras={"classes": list(classes), "feature_stats": None},
             classes=tuple(classes),
             derived=derived,
         )
