@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import json
 import logging
 import os
 import shutil
@@ -38,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from sentiloc.core.errors import SentilocError
-from sentiloc.core.io import atomic_save_npy, load_npy
+from sentiloc.core.io import atomic_save_npy, load_json, load_npy
 from sentiloc.core.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -202,11 +201,7 @@ def clip_folder(path: str, option: str) -> Path:
 
 def read_model_type(folder: Path, option: str) -> str:
     """The ``model_type`` of ``folder/config.json`` ("" when it has none); unreadable JSON is a one-line error."""
-    try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SentilocError(f"{folder / 'config.json'}: unreadable ({type(exc).__name__}); point {option} to a "
-                            "transformers CLIP folder") from None
+    config = load_json(folder / "config.json", f"the config.json of {option}")
     return str(config.get("model_type", "")) if isinstance(config, dict) else ""
 
 
