@@ -32,7 +32,8 @@ def _relevance_rows(args: argparse.Namespace) -> tuple[list, str] | None:
     Chosen before the metrics are computed, so a mistyped ``--clips`` id costs nothing.
     """
     from sentiloc.core.errors import SentilocError
-    from sentiloc.viz.relevance import DEFAULT_SUBSET, load_relevance
+    from sentiloc.evaluation.recognition import DEFAULT_SUBSET
+    from sentiloc.viz.relevance import load_relevance
 
     if args.relevance is None:
         given = "--clips" if args.clips is not None else "--per-class" if args.per_class is not None else None

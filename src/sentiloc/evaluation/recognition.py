@@ -411,7 +411,11 @@ def format_table(result: RecognitionResult) -> str:
     return "\n".join(lines)
 
 
-def run_evaluate(gt_path: Path | str, pred_path: Path | str, subset: str = "test",
+#: The subset ``sentiloc evaluate --task recognition`` scores unless told otherwise: what ``sentiloc predict`` predicts.
+DEFAULT_SUBSET = "test"
+
+
+def run_evaluate(gt_path: Path | str, pred_path: Path | str, subset: str = DEFAULT_SUBSET,
                  json_out: Path | str | None = None, overwrite: bool = False) -> RecognitionResult:
     """``sentiloc evaluate --task recognition``: score a prediction file against a recognition DATA folder.
 

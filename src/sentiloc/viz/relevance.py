@@ -48,15 +48,18 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from sentiloc.core.errors import SentilocError  # noqa: E402
 from sentiloc.data.recognition import layout  # noqa: E402
-from sentiloc.evaluation.recognition import load_ground_truth, load_predictions, selected_videos  # noqa: E402
+from sentiloc.evaluation.recognition import (  # noqa: E402
+    DEFAULT_SUBSET,
+    load_ground_truth,
+    load_predictions,
+    selected_videos,
+)
 from sentiloc.viz.confusion import COLOUR_MAP  # noqa: E402
 from sentiloc.viz.figures import save_png  # noqa: E402
 from sentiloc.viz.segments import OKABE_ITO, score_shade, tint  # noqa: E402
 
 #: Clips per true class drawn by default: one sure-and-right and one sure-and-wrong.
 DEFAULT_PER_CLASS = 2
-#: The subset ``sentiloc evaluate --task recognition`` scores by default.
-DEFAULT_SUBSET = "test"
 #: Most rows one figure takes; more would not be readable.
 MAX_CLIPS = 60
 #: Evidence segments drawn per clip (the best ones).
