@@ -5,10 +5,19 @@ from __future__ import annotations
 import csv
 
 import numpy as np
+import yaml
 
 from sentiloc.cli import main
 from sentiloc.data.annotations import Segment
-from sentiloc.studies.annotation import Labels, annotate_video, review
+from sentiloc.studies import annotation
+from sentiloc.studies.annotation import (
+    STRATEGIES,
+    Labels,
+    annotate_video,
+    finished_round,
+    point_file_text,
+    review,
+)
 from tests.conftest import make_dataset
 
 SEGMENTS = [Segment(2.0, 6.0, "p"), Segment(10.0, 12.0, "n")]
@@ -32,20 +41,70 @@ def test_clicks_cost_one_each_and_accepted_suggestions_cost_nothing() -> None:
     assert labels.clicks == 3 and len(labels.points) == 2
 
 
-def test_a_tiny_study_end_to_end(tmp_path) -> None:
+SMALL = ["--set", "model.hidden=16", "--set", "model.gsp_hidden=16", "--set", "model.trunk_hidden=16",
+         "--set", "train.checkpoint_every=0"]
+
+
+def run_study(data, out, *extra: str) -> list[dict]:
+    assert main(["-q", "study", "annotation", "--data", str(data), "--out", str(out), "--quick", "--rounds", "2",
+                 "--per-round", "2", "--threshold", "0.05", *SMALL, *extra]) == 0
+    with (out / "results.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_a_tiny_study_end_to_end_and_its_rerun_reads_every_round_back(tmp_path, monkeypatch) -> None:
     data = make_dataset(tmp_path / "data", n_train=5, n_test=2, duration_s=30.0)
     out = tmp_path / "study"
-    small = ["--set", "model.hidden=16", "--set", "model.gsp_hidden=16", "--set", "model.trunk_hidden=16",
-             "--set", "train.checkpoint_every=0"]
-    assert main(["-q", "study", "annotation", "--data", str(data), "--out", str(out), "--quick", "--rounds", "2",
-                 "--per-round", "2", "--threshold", "0.05", *small]) == 0
-    with (out / "results.csv").open() as handle:
-        rows = list(csv.DictReader(handle))
+    rows = run_study(data, out)
     assert [(r["strategy"], r["round"], r["videos"]) for r in rows] == [
-        ("in_order", "1", "2"), ("in_order", "2", "4"), ("suggest", "1", "2"), ("suggest", "2", "4")]
-    # every training video of the tiny dataset has 2 segments: 4 clicks for the first 2 videos
-    assert rows[0]["clicks"] == rows[2]["clicks"] == "4" and rows[0]["avg_mAP"] == rows[2]["avg_mAP"]
-    assert int(rows[1]["clicks"]) == 8
-    suggest = rows[3]
-    assert int(suggest["clicks"]) + int(suggest["accepted"]) == 8, "each segment is clicked or labelled by a suggestion"
+        (name, str(k), str(2 * k)) for name in STRATEGIES for k in (1, 2)]
+    first = [r for r in rows if r["round"] == "1"]
+    # every training video of the tiny dataset has 2 segments: 4 clicks for the first 2 videos, trained once
+    assert {(r["clicks"], r["avg_mAP"]) for r in first} == {("4", first[0]["avg_mAP"])}
+    assert sorted(p.parent.parent.name for p in out.glob("s1/*/round1/run")) == ["in_order"]
+    for row in rows:
+        assert int(row["decisions"]) == int(row["clicks"]) + int(row["accepted"]) + int(row["rejected"])
+        if row["round"] == "2":
+            assert int(row["clicks"]) + int(row["accepted"]) == 8, "each segment is clicked or labelled by a suggestion"
+    by_name = {r["strategy"]: r for r in rows if r["round"] == "2"}
+    assert by_name["in_order"]["accepted"] == by_name["uncertain_order"]["accepted"] == "0", "no suggestions shown"
     assert (out / "curve.png").read_bytes()[:4] == b"\x89PNG" and "| suggest | 2 |" in (out / "table.md").read_text()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished round was trained again")
+
+    monkeypatch.setattr(annotation, "train", no_training)
+    assert run_study(data, out) == rows, "the rerun reads every round back"
+    monkeypatch.undo()
+    runs = []
+    real_train = annotation.train
+    monkeypatch.setattr(annotation, "train", lambda config, data, run, **kw: runs.append(run) or real_train(
+        config, data, run, **kw))
+    retrained = run_study(data, out, "--strategies", "in_order,suggest", "--overwrite")
+    assert [(r["strategy"], r["round"]) for r in retrained] == [
+        ("in_order", "1"), ("in_order", "2"), ("suggest", "1"), ("suggest", "2")]
+    assert [run.relative_to(out).parent.as_posix() for run in runs] == [
+        "s1/in_order/round1", "s1/in_order/round2", "s1/suggest/round2"], "the shared first round is trained once"
+
+
+def test_a_round_is_finished_only_for_the_same_labels_and_config(tmp_path) -> None:
+    labels = Labels({"v": [(75, "p")]}, clicks=1)
+    folder = tmp_path / "round1"
+    (folder / "data" / "point_gaussian").mkdir(parents=True)
+    (folder / "data" / "point_gaussian" / "point_labels.csv").write_text(point_file_text(labels))
+    (folder / "run").mkdir()
+    config = {"model": {"name": "mil"}, "train": {"seed": 1}}
+    (folder / "run" / "config.yaml").write_text(yaml.safe_dump({**config, "resolved_dims": {"rgb": 4}}))
+    assert not finished_round(folder, labels, config), "no test predictions yet: the round did not finish"
+    (folder / "run" / "test.json").write_text("{}")
+    assert finished_round(folder, labels, config)
+    assert not finished_round(folder, labels, {**config, "train": {"seed": 2}})
+    assert not finished_round(folder, Labels({"v": [(76, "p")]}, clicks=1), config)
+
+
+def test_unknown_strategies_are_one_line_errors(tmp_path, capsys) -> None:
+    data = make_dataset(tmp_path / "data", n_train=3, n_test=1, duration_s=20.0)
+    assert main(["study", "annotation", "--data", str(data), "--out", str(tmp_path / "s"), "--quick",
+                 "--strategies", "in_order,random"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "--strategies in_order,random: choose from in_order, uncertain_order" in err and "\n" not in err

@@ -86,8 +86,9 @@ def cmd_annotation(args: argparse.Namespace) -> int:
     from sentiloc.studies.matrix import resolve_config
 
     seeds, epochs = _seeds_and_epochs(args)
-    plan = StudyPlan(rounds=args.rounds, per_round=args.per_round, threshold=args.threshold, seeds=tuple(seeds),
-                     device=args.device)
+    plan = StudyPlan(rounds=args.rounds, per_round=args.per_round, threshold=args.threshold,
+                     strategies=tuple(name.strip() for name in args.strategies.split(",")), seeds=tuple(seeds),
+                     device=args.device, overwrite=args.overwrite)
     run_annotation_study(Path(args.data), Path(args.out), resolve_config(args.config, args.set, epochs), plan)
     print((Path(args.out) / "table.md").read_text(encoding="utf-8"))
     return 0
@@ -155,14 +156,17 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
     s = add_parser(subs, "annotation", help="does the annotate loop pay? a simulated annotator, clicks against mAP",
                    description="A simulated annotator clicks the true segments of a simulated dataset's training "
-                   "videos, round by round, in order or with the last round's model suggesting clicks and ordering "
+                   "videos, round by round, in order or with the last round's model suggesting clicks and/or ordering "
                    "the videos by uncertainty; a model is trained after every round. Writes OUT/results.csv, "
-                   "OUT/table.md and OUT/curve.png (docs/annotate.md).")
+                   "OUT/table.md and OUT/curve.png (docs/annotate.md). A rerun reads back the finished rounds.")
     _add_run_flags(s, "annotation")
     add_config_flags(s, default="fsenet_point", help_="the config trained each round (default fsenet_point)")
     s.add_argument("--rounds", type=int, default=4, help="rounds of annotation and training (default 4)")
     s.add_argument("--per-round", type=int, default=6, help="videos annotated per round (default 6)")
     s.add_argument("--threshold", type=float, default=0.5, help="CAS level of a suggestion (default 0.5)")
+    s.add_argument("--strategies", default="in_order,uncertain_order,suggest_in_order,suggest",
+                   help="comma-separated strategies to run (default all four: in_order, uncertain_order, "
+                   "suggest_in_order, suggest)")
     add_device_flag(s)
     s.set_defaults(handler=cmd_annotation)
 

@@ -9,18 +9,25 @@ simulated annotator works through the training videos in rounds of ``per_round``
   it accepts it when it lies inside a true segment of its class (the suggestion becomes that
   segment's label, and the segment needs no click) and rejects it otherwise (no label, no cost).
 
-Two strategies are compared:
+Four strategies are compared; the last one is the app's loop, the middle two take it apart:
 
 * ``in_order``: the videos in the order of ``split_train.txt``, no model help;
-* ``suggest``: the first round as ``in_order``; then the remaining videos ordered by the last
-  round's model's uncertainty (mean binary entropy of its CAS, most uncertain first), each with
-  that model's suggestions.
+* ``uncertain_order``: after the first round, the remaining videos ordered by the last round's
+  model's uncertainty (mean binary entropy of its CAS, most uncertain first), no suggestions;
+* ``suggest_in_order``: the videos in split order, each with the last round's model's suggestions;
+* ``suggest``: both, uncertainty order and suggestions (what ``sentiloc annotate --checkpoint`` does).
 
-After every round a model is trained from scratch on the videos annotated so far (their labels
-as the point file; the test split unchanged) and scored on the test split. ``results.csv`` has one
-row per seed x strategy x round (clicks spent, suggestions accepted and rejected, avg mAP),
-``curve.png`` avg mAP against clicks (mean ± std over seeds), ``table.md`` the means. The study is
-not resumable: a rerun trains every round again.
+The first round is the same for every strategy (the first videos of the split, no model yet) and
+is trained once, in ``s<seed>/in_order/round1``. After every round a model is trained from scratch
+on the videos annotated so far (their labels as the point file; the test split unchanged) and
+scored on the test split. ``results.csv`` has one row per seed x strategy x round (clicks spent,
+suggestions accepted and rejected, the annotator's decisions = clicks + accepted + rejected, avg
+mAP), ``curve.png`` avg mAP against clicks and against decisions (mean ± std over seeds),
+``table.md`` the means.
+
+A rerun reads back every finished round whose point file and config are unchanged (a round is
+finished when its test predictions are written) and trains the others again, so a killed study
+continues, and a strategy added later reuses the rounds it shares with the earlier ones.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ import numpy as np
 from sentiloc.apps.annotate.suggest import ModelTrack, suggestions, uncertainty
 from sentiloc.apps.localize import Localizer
 from sentiloc.apps.predict import predict_split
-from sentiloc.apps.train import train
+from sentiloc.apps.train import stored_config, train
 from sentiloc.core.config import apply_overrides
 from sentiloc.core.errors import SentilocError
 from sentiloc.core.io import atomic_write_text, load_npy
@@ -49,10 +56,31 @@ from sentiloc.data.annotations import (
     read_split,
     read_video_infos,
 )
-from sentiloc.evaluation import evaluate_detection, load_ground_truth
-from sentiloc.studies.matrix import csv_text, say
+from sentiloc.evaluation import evaluate_detection, load_ground_truth, load_predictions
+from sentiloc.studies.matrix import config_fingerprint, csv_text, say
 
-STRATEGIES = ("in_order", "suggest")
+
+@dataclass(frozen=True)
+class Strategy:
+    """How the simulated annotator picks each round's videos, and whether it sees the last model's suggestions."""
+
+    by_uncertainty: bool
+    suggest: bool
+
+    @property
+    def needs_model(self) -> bool:
+        return self.by_uncertainty or self.suggest
+
+
+#: The strategies, in the order they are run, tabled and plotted (see the module docstring).
+STRATEGIES = {
+    "in_order": Strategy(by_uncertainty=False, suggest=False),
+    "uncertain_order": Strategy(by_uncertainty=True, suggest=False),
+    "suggest_in_order": Strategy(by_uncertainty=False, suggest=True),
+    "suggest": Strategy(by_uncertainty=True, suggest=True),
+}
+#: The strategy whose first round every strategy shares.
+FIRST_ROUND_STRATEGY = "in_order"
 #: Files of the dataset every round's dataset shares (the splits and point file are the round's own).
 SHARED_FILES = (layout.FPS_FILE, layout.DURATION_FILE, layout.GT_FILE, layout.DENSE_GT_FILE, layout.TEST_DURATION_FILE)
 
@@ -122,18 +150,44 @@ def round_dataset(data: Path, folder: Path, labels: Labels) -> Path:
     shutil.copyfile(data / layout.SPLIT_FILES["test"], folder / layout.SPLIT_FILES["test"])
     atomic_write_text(folder / layout.SPLIT_FILES["train"], "".join(f"{v}\n" for v in labels.points))
     shutil.copytree(data / layout.FEATURES_DIR, folder / layout.FEATURES_DIR, copy_function=os.link)
-    order = sorted(layout.CLASS_NAMES)
-    rows = [",".join(layout.POINT_COLUMNS)] + [f"{label},{order.index(label)},{frame},{frame},{video},{frame}"
-                                               for video, points in labels.points.items() for frame, label in points]
-    atomic_write_text(folder / layout.POINT_FILE, "\n".join(rows) + "\n")
+    atomic_write_text(folder / layout.POINT_FILE, point_file_text(labels))
     return folder
 
 
-def train_and_score(config: Mapping[str, Any], data: Path, run: Path, device: str) -> float:
-    """Train ``config`` on ``data`` into ``run``; the test split's avg mAP (%)."""
-    train(dict(config), data, run, overwrite=True, device=device, progress=False)
-    results = predict_split(run / "best.pt", data, "test", run / "test.json", overwrite=True, device=device)
-    return 100 * evaluate_detection(load_ground_truth(data / layout.GT_FILE), results, subset="test").average_mAP
+def point_file_text(labels: Labels) -> str:
+    """``labels`` as a TSL-300 point file (``point_gaussian/point_labels.csv``), one row per label."""
+    order = sorted(layout.CLASS_NAMES)
+    rows = [",".join(layout.POINT_COLUMNS)] + [f"{label},{order.index(label)},{frame},{frame},{video},{frame}"
+                                               for video, points in labels.points.items() for frame, label in points]
+    return "\n".join(rows) + "\n"
+
+
+def test_avg_map(data: Path, predictions: Mapping[str, Any]) -> float:
+    """avg mAP (%) of ActivityNet-style ``predictions`` on the test split of ``data``."""
+    return 100 * evaluate_detection(load_ground_truth(data / layout.GT_FILE), predictions, subset="test").average_mAP
+
+
+def finished_round(folder: Path, labels: Labels, config: Mapping[str, Any]) -> bool:
+    """Whether the round in ``folder`` was trained on these ``labels`` with this ``config`` and predicted the test split."""
+    run, points = folder / "run", folder / "data" / layout.POINT_FILE
+    if not (run / "test.json").is_file() or not points.is_file():
+        return False
+    stored = stored_config(run)
+    return (points.read_text(encoding="utf-8") == point_file_text(labels) and stored is not None
+            and config_fingerprint(stored) == config_fingerprint(config))
+
+
+def round_score(data: Path, folder: Path, labels: Labels, config: Mapping[str, Any], plan: StudyPlan,
+                trained: set[Path]) -> float:
+    """The test avg mAP (%) of a model trained on ``labels`` in ``folder``: trained from scratch unless
+    it is in ``trained`` (this call's rounds) or finished earlier (read back, unless ``plan.overwrite``)."""
+    run = folder / "run"
+    if folder not in trained and (plan.overwrite or not finished_round(folder, labels, config)):
+        round_data = round_dataset(data, folder / "data", labels)
+        train(dict(config), round_data, run, overwrite=True, device=plan.device, progress=False)
+        predict_split(run / "best.pt", round_data, "test", run / "test.json", overwrite=True, device=plan.device)
+        trained.add(folder)
+    return test_avg_map(data, load_predictions(run / "test.json"))
 
 
 def model_tracks(checkpoint: Path, data: Path, videos: Sequence[str], fps: Mapping[str, float],
@@ -152,62 +206,61 @@ def model_tracks(checkpoint: Path, data: Path, videos: Sequence[str], fps: Mappi
 
 @dataclass(frozen=True)
 class StudyPlan:
-    """The study's settings: rounds of ``per_round`` videos, suggestion ``threshold``, seeds, device."""
+    """The study's settings: rounds of ``per_round`` videos, suggestion ``threshold``, strategies, seeds,
+    device, and whether finished rounds are trained again (``overwrite``)."""
 
     rounds: int = 4
     per_round: int = 6
     threshold: float = 0.5
     window_s: float = 2.0
+    strategies: tuple[str, ...] = tuple(STRATEGIES)
     seeds: tuple[int, ...] = (1, 2, 3)
     device: str = "cpu"
+    overwrite: bool = False
 
     def __post_init__(self) -> None:
         if self.rounds < 2 or self.per_round < 1:
             raise SentilocError(f"--rounds {self.rounds} / --per-round {self.per_round}: at least 2 rounds of 1 video")
         if not 0 < self.threshold < 1:
             raise SentilocError(f"--threshold {self.threshold}: a CAS level between 0 and 1")
+        unknown = [name for name in self.strategies if name not in STRATEGIES]
+        if unknown or not self.strategies:
+            raise SentilocError(f"--strategies {','.join(self.strategies)}: choose from {', '.join(STRATEGIES)}")
 
 
-def run_strategy(data: Path, out: Path, config: Mapping[str, Any], plan: StudyPlan, strategy: str, seed: int,
-                 first: tuple[Labels, float] | None, say_line: Callable[[str], None]) -> tuple[list[dict], tuple]:
-    """One seed of one strategy, round by round; its rows and its first round ``(labels, avg mAP)``.
-
-    ``first`` is the first round of another strategy with the same seed: identical (same videos, no
-    model yet), so it is reused instead of trained again.
-    """
+def run_strategy(data: Path, out: Path, config: Mapping[str, Any], plan: StudyPlan, name: str, seed: int,
+                 trained: set[Path], say_line: Callable[[str], None]) -> list[dict]:
+    """One seed of strategy ``name``, round by round: its rows of ``results.csv``. ``trained`` collects the
+    round folders trained in this call (the shared first round is trained once even with ``overwrite``)."""
+    strategy = STRATEGIES[name]
     infos = read_video_infos(data, ["train"])
     segments = read_segments(data / layout.DENSE_GT_FILE)
     remaining = read_split(data, "train")
     fps = {v: infos[v].fps for v in remaining}
+    config = apply_overrides(dict(config), [f"train.seed={seed}"])
     rng = np.random.default_rng(seed)
     labels, rows, tracks = Labels(), [], {}
     for round_index in range(plan.rounds):
-        ranked = sorted(remaining, key=lambda v: -uncertainty(tracks[v])) if tracks else remaining
+        ranked = sorted(remaining, key=lambda v: -uncertainty(tracks[v])) if strategy.by_uncertainty and tracks \
+            else remaining
         batch = ranked[: plan.per_round]
-        remaining = [v for v in remaining if v not in batch]
         if not batch:
             break
-        run = out / f"s{seed}" / strategy / f"round{round_index + 1}"
-        if round_index == 0 and first is not None:
-            labels = Labels(dict(first[0].points), first[0].clicks)
-            score, run = first[1], out / f"s{seed}" / STRATEGIES[0] / "round1"
-        else:
-            for video in batch:
-                proposed = [(s.label, s.time_s) for s in suggestions(tracks[video], ("p", "n"), [], [], plan.threshold,
-                                                                     plan.window_s)] if tracks else []
-                annotate_video(labels, video, fps[video], segments.get(video, []), proposed, rng)
-            score = train_and_score(apply_overrides(dict(config), [f"train.seed={seed}"]),
-                                    round_dataset(data, run / "data", labels), run / "run", plan.device)
-        if round_index == 0:
-            first = (Labels(dict(labels.points), labels.clicks), score)
-        rows.append({"seed": seed, "strategy": strategy, "round": round_index + 1, "videos": len(labels.points),
+        remaining = [v for v in remaining if v not in batch]
+        for video in batch:
+            proposed = [(s.label, s.time_s) for s in suggestions(tracks[video], ("p", "n"), [], [], plan.threshold,
+                                                                 plan.window_s)] if strategy.suggest and tracks else []
+            annotate_video(labels, video, fps[video], segments.get(video, []), proposed, rng)
+        folder = out / f"s{seed}" / (FIRST_ROUND_STRATEGY if round_index == 0 else name) / f"round{round_index + 1}"
+        score = round_score(data, folder, labels, config, plan, trained)
+        rows.append({"seed": seed, "strategy": name, "round": round_index + 1, "videos": len(labels.points),
                      "clicks": labels.clicks, "accepted": labels.accepted, "rejected": labels.rejected,
-                     "avg_mAP": round(score, 2)})
-        say_line(f"seed {seed} {strategy} round {round_index + 1}: {len(labels.points)} videos, {labels.clicks} clicks, "
+                     "decisions": labels.clicks + labels.accepted + labels.rejected, "avg_mAP": round(score, 2)})
+        say_line(f"seed {seed} {name} round {round_index + 1}: {len(labels.points)} videos, {labels.clicks} clicks, "
                  f"{labels.accepted} accepted, {labels.rejected} rejected -> avg mAP {score:.2f}")
-        if strategy == "suggest" and remaining and round_index + 1 < plan.rounds:
-            tracks = model_tracks(run / "run" / "best.pt", data, remaining, fps, plan.device)
-    return rows, first
+        if strategy.needs_model and remaining and round_index + 1 < plan.rounds:
+            tracks = model_tracks(folder / "run" / "best.pt", data, remaining, fps, plan.device)
+    return rows
 
 
 def run_annotation_study(data: Path, out: Path, config: Mapping[str, Any], plan: StudyPlan,
@@ -218,18 +271,20 @@ def run_annotation_study(data: Path, out: Path, config: Mapping[str, Any], plan:
         raise SentilocError(f"{data}: no {layout.DENSE_GT_FILE}; the simulated annotator needs the true segments "
                             "(use a dataset from `sentiloc simulate`)")
     rows: list[dict] = []
+    trained: set[Path] = set()
     for seed in plan.seeds:
-        in_order, first = run_strategy(data, out, config, plan, STRATEGIES[0], seed, None, say_line)
-        rows += in_order + run_strategy(data, out, config, plan, STRATEGIES[1], seed, first, say_line)[0]
-        atomic_write_text(out / "results.csv", csv_text(rows))
+        for name in plan.strategies:
+            rows += run_strategy(data, out, config, plan, name, seed, trained, say_line)
+            atomic_write_text(out / "results.csv", csv_text(rows))
     atomic_write_text(out / "table.md", table_text(rows))
     plot_curves(out / "curve.png", rows)
     return rows
 
 
 def table_text(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Mean clicks and avg mAP (± sample std over seeds) per strategy and round."""
-    lines = ["| strategy | round | videos | clicks | accepted | rejected | avg mAP |", "|---|---:|---:|---:|---:|---:|---:|"]
+    """Mean costs and avg mAP (± sample std over seeds) per strategy and round."""
+    lines = ["| strategy | round | videos | clicks | accepted | rejected | decisions | avg mAP |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for strategy in STRATEGIES:
         for round_index in sorted({r["round"] for r in rows}):
             sel = [r for r in rows if r["strategy"] == strategy and r["round"] == round_index]
@@ -237,14 +292,24 @@ def table_text(rows: Sequence[Mapping[str, Any]]) -> str:
                 continue
             maps = np.array([r["avg_mAP"] for r in sel])
             spread = f" ± {maps.std(ddof=1):.2f}" if len(maps) > 1 else ""
-            lines.append(f"| {strategy} | {round_index} | {np.mean([r['videos'] for r in sel]):.0f} | "
-                         f"{np.mean([r['clicks'] for r in sel]):.1f} | {np.mean([r['accepted'] for r in sel]):.1f} | "
-                         f"{np.mean([r['rejected'] for r in sel]):.1f} | {maps.mean():.2f}{spread} |")
+            costs = " | ".join(f"{np.mean([r[k] for r in sel]):.1f}" for k in ("clicks", "accepted", "rejected",
+                                                                              "decisions"))
+            lines.append(f"| {strategy} | {round_index} | {np.mean([r['videos'] for r in sel]):.0f} | {costs} | "
+                         f"{maps.mean():.2f}{spread} |")
     return "\n".join(lines) + "\n"
 
 
+#: Line colour and marker of each strategy in ``curve.png``.
+STRATEGY_STYLES = {"in_order": ("orange", "o"), "uncertain_order": ("reddish_purple", "s"),
+                   "suggest_in_order": ("bluish_green", "^"), "suggest": ("blue", "D")}
+#: The x axes of ``curve.png``: the column of ``results.csv`` and its label.
+COST_AXES = (("clicks", "clicks spent by the annotator"),
+             ("decisions", "decisions made (clicks + suggestions accepted or rejected)"))
+
+
 def plot_curves(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
-    """avg mAP against clicks spent, one line per strategy (mean over seeds, ± std as error bars)."""
+    """avg mAP against clicks (left) and against decisions (right), one line per strategy (mean over seeds,
+    ± sample std as error bars)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -253,16 +318,22 @@ def plot_curves(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
     from sentiloc.viz.figures import save_png
     from sentiloc.viz.segments import OKABE_ITO
 
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for strategy, colour in zip(STRATEGIES, (OKABE_ITO["orange"], OKABE_ITO["blue"])):
-        rounds = sorted({r["round"] for r in rows if r["strategy"] == strategy})
-        clicks = [np.mean([r["clicks"] for r in rows if r["strategy"] == strategy and r["round"] == k]) for k in rounds]
-        maps = [[r["avg_mAP"] for r in rows if r["strategy"] == strategy and r["round"] == k] for k in rounds]
-        ax.errorbar(clicks, [np.mean(m) for m in maps], yerr=[np.std(m, ddof=1) if len(m) > 1 else 0 for m in maps],
-                    color=colour, marker="o", capsize=3, label=strategy.replace("_", " "))
-    ax.set_xlabel("clicks spent by the annotator")
-    ax.set_ylabel("avg mAP on the test split (%)")
-    ax.grid(alpha=0.3)
-    ax.legend()
+    fig, axes = plt.subplots(1, len(COST_AXES), figsize=(11, 4.2), sharey=True)
+    for ax, (cost, label) in zip(axes, COST_AXES):
+        for strategy, (colour, marker) in STRATEGY_STYLES.items():
+            rounds = sorted({r["round"] for r in rows if r["strategy"] == strategy})
+            if not rounds:
+                continue
+            sel = [[r for r in rows if r["strategy"] == strategy and r["round"] == k] for k in rounds]
+            maps = [[r["avg_mAP"] for r in group] for group in sel]
+            ax.errorbar([np.mean([r[cost] for r in group]) for group in sel], [np.mean(m) for m in maps],
+                        yerr=[np.std(m, ddof=1) if len(m) > 1 else 0 for m in maps], color=OKABE_ITO[colour],
+                        marker=marker, capsize=3, label=strategy.replace("_", " "))
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("avg mAP on the test split (%)")
+    axes[0].legend()
+    seeds = len({r["seed"] for r in rows})
+    fig.suptitle(f"Simulated annotator, mean ± std over {seeds} seed{'s' if seeds > 1 else ''}", fontsize=11)
     fig.tight_layout()
     return save_png(fig, path, tight=False)
