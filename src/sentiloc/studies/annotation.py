@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from sentiloc.apps.annotate.suggest import ModelTrack, suggestions, uncertainty
+from sentiloc.apps.annotate.suggest import ModelTrack, model_track, suggestions, uncertainty
 from sentiloc.apps.localize import Localizer
 from sentiloc.apps.predict import predict_split
 from sentiloc.apps.train import stored_config, train
@@ -192,15 +192,15 @@ def round_score(data: Path, folder: Path, labels: Labels, config: Mapping[str, A
 
 def model_tracks(checkpoint: Path, data: Path, videos: Sequence[str], fps: Mapping[str, float],
                  device: str) -> dict[str, ModelTrack]:
-    """The checkpoint's CAS (``p``, ``n`` columns) and ``W_sent`` on the training features of ``videos``."""
+    """The checkpoint's tracks (``p``, ``n`` columns; what ``sentiloc annotate`` suggests from) on the
+    training features of ``videos``."""
     localizer = Localizer(checkpoint, device)
     columns = [list(localizer.trained.classes).index(c) for c in ("p", "n")]
     names = [spec.name for spec in localizer.trained.exp.data.modalities]
     tracks = {}
     for video in videos:
         streams = {name: load_npy(layout.feature_path(data, "train", name, video), data) for name in names}
-        output = localizer.features(streams, fps[video], video).output
-        tracks[video] = ModelTrack(fps[video], output.cas[:, columns], output.w_sent)
+        tracks[video] = model_track(localizer, localizer.features(streams, fps[video], video).output, columns)
     return tracks
 
 

@@ -38,6 +38,7 @@ def test_clicks_train_a_model_whose_suggestions_come_back_and_whose_export_train
 
     session = open_session([clips], labels, "ana", checkpoint=checkpoint, threshold=0.05)
     try:
+        assert session.track_name == "Global CAS", "fsenet_point cuts its proposals from the Global CAS"
         assert sorted(session.uncertainty) == [0, 1, 2] and set(session.order()) == {0, 1, 2}
         model = session.model_of(2, "ana")
         assert len(model["cas"]["p"]) == len(model["w_sent"]) >= 12  # 8 s at 25 fps = 12.5 snippets

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -14,8 +15,10 @@ from sentiloc.apps.annotate.suggest import (
     above_runs,
     binary_entropy_bits,
     class_suggestions,
+    model_track,
     uncertainty,
 )
+from sentiloc.tasks.localization import VideoOutput
 
 SCORES = np.array([0.1, 0.6, 0.9, 0.7, 0.2, 0.8, 0.3])
 
@@ -56,8 +59,28 @@ def test_suggestions_sit_on_peaks_above_the_threshold_one_per_run(values: list[f
         assert score >= threshold and score == scores[snippet] == scores[runs == runs[snippet]].max()
 
 
+def stand_in_localizer(cas_source: str) -> SimpleNamespace:
+    """The parts of a :class:`~sentiloc.apps.localize.Localizer` :func:`model_track` reads."""
+    return SimpleNamespace(trained=SimpleNamespace(exp=SimpleNamespace(postprocess=SimpleNamespace(
+        cas_source=cas_source)), model=SimpleNamespace(cfg=SimpleNamespace(r_act=2))))
+
+
+def test_the_track_is_the_one_the_checkpoint_cuts_proposals_from() -> None:
+    # 2 snippets, classes (n, p) + background; the session shows p first, so columns [1, 0]
+    cas = np.array([[0.2, 0.6, 0.2], [0.4, 0.8, 0.1]], dtype=np.float32)
+    global_cas = np.array([[0.0, 0.2, 0.8], [0.6, 0.4, 0.0]], dtype=np.float32)
+    output = VideoOutput("v", 25.0, cas, global_cas, np.array([0.5, 1.0]), np.array([0.3, 0.7]))
+    expected = {"cas": [[0.6, 0.2], [0.8, 0.4]], "global": [[0.2, 0.0], [0.4, 0.6]], "mean": [[0.4, 0.1], [0.6, 0.5]]}
+    for source, scores in expected.items():
+        track = model_track(stand_in_localizer(source), output, [1, 0])
+        np.testing.assert_allclose(track.cas, scores, atol=1e-6, err_msg=source)
+        assert track.fps == 25.0 and track.w_sent.tolist() == [0.5, 1.0]
+
+
 class StandInModel:
     """What :class:`~sentiloc.apps.annotate.suggest.ModelOutputs` gives, from fixed CAS curves (p, n columns)."""
+
+    source = "cas"
 
     def __init__(self, tracks: dict[str, ModelTrack]) -> None:
         self.tracks = tracks
@@ -96,7 +119,7 @@ def test_videos_are_ordered_most_uncertain_first(model_client) -> None:
     overview = client.get("/api/session").json()
     # CAS 0.45 everywhere (clip1) is the least sure, 0.02 (clip0) the surest
     assert overview["order"] == [1, 2, 0] and overview["resume"] == {"video": 1, "time_s": 0.0}
-    assert overview["has_model"] is True
+    assert overview["has_model"] is True and overview["track_name"] == "CAS"
 
 
 def test_accepting_and_rejecting_suggestions(model_client, tmp_path) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sentiloc.apps.annotate.store import KINDS, LabelStore, Mark, annotator_problem
 from sentiloc.apps.annotate.suggest import (
+    TRACK_NAMES,
     ModelOutputs,
     ModelTrack,
     suggestions,
@@ -136,6 +137,7 @@ class AnnotationSession:
         self.annotator = self.check_annotator(annotator)
         self.threshold, self.window_s = threshold, window_s
         self.tracks: dict[int, ModelTrack] = {}
+        self.track_name = TRACK_NAMES[model.source] if model is not None else TRACK_NAMES["cas"]
         if model is not None:
             for entry in self.videos:
                 self.tracks[entry.index] = model.track(entry.path)
@@ -194,7 +196,7 @@ class AnnotationSession:
         resume = ({"video": self.by_id[last.video].index, "time_s": last.time_s} if last is not None
                   else {"video": self.order()[0], "time_s": 0.0})
         return {"annotator": annotator, "videos": videos, "order": self.order(), "resume": resume,
-                "has_model": bool(self.tracks), "threshold": self.threshold,
+                "has_model": bool(self.tracks), "track_name": self.track_name, "threshold": self.threshold,
                 "classes": [{"name": c, "key": keys[c], "colour": colours[c], "title": CLASS_TITLES.get(c, c)}
                             for c in self.classes]}
 

@@ -1,7 +1,11 @@
 """Model-suggested clicks and uncertainty ordering for ``sentiloc annotate --checkpoint``.
 
-A trained checkpoint's class activation sequence (CAS, ``(T, C)`` per snippet of 16 frames, in
-[0, 1]) says where each class is likely. The annotator is shown:
+A trained checkpoint says where each class is likely with the scores its proposals are cut from
+(``postprocess.cas_source``: its class activation sequence, its Global CAS, or their mean; ``(T, C)``
+per snippet of 16 frames, in [0, 1]; "the CAS" below). Suggesting from the same track the
+checkpoint's detections come from matters: FSENet-point detects from its Global CAS, and its raw
+CAS, which crosses 0.5 in background too, made suggestions barely better than chance
+(docs/RESULTS.md, "Collecting labels"). The annotator is shown:
 
 * **suggestions**: one per run of snippets whose CAS of a class stays at or above ``threshold``,
   at the run's highest snippet (so one segment gives one suggestion, as one click per segment is
@@ -30,9 +34,11 @@ from scipy import ndimage
 
 from sentiloc.core.io import atomic_write_bytes
 from sentiloc.core.timebase import SNIPPET_FRAMES
+from sentiloc.postprocess.proposals import scoring_inputs
 
 if TYPE_CHECKING:
     from sentiloc.apps.localize import Localizer
+    from sentiloc.tasks.localization import VideoOutput
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +66,20 @@ class Suggestion:
 
     def to_json(self) -> dict:
         return {"label": self.label, "time_s": round(self.time_s, 3), "score": round(self.score, 4)}
+
+
+#: What the page calls the track of each ``postprocess.cas_source``.
+TRACK_NAMES = {"cas": "CAS", "global": "Global CAS", "mean": "mean CAS"}
+
+
+def model_track(localizer: Localizer, output: VideoOutput, columns: Sequence[int]) -> ModelTrack:
+    """One video's :class:`ModelTrack` from the model ``output``: the scores the checkpoint cuts its
+    proposals from (``postprocess.cas_source``) in the class ``columns`` given, and ``W_sent``."""
+    trained = localizer.trained
+    scores, _ = scoring_inputs(output.cas, output.global_cas, output.video_scores,
+                               trained.exp.postprocess.cas_source, trained.model.cfg.r_act)
+    return ModelTrack(float(output.fps), np.asarray(scores[:, list(columns)], dtype=np.float32),
+                      np.asarray(output.w_sent, dtype=np.float32))
 
 
 def above_runs(scores: np.ndarray, threshold: float) -> np.ndarray:
@@ -131,20 +151,21 @@ def _fingerprint_hex(path: Path) -> str:
 class ModelOutputs:
     """Each video's :class:`ModelTrack` from a checkpoint, computed once and cached in ``cache``.
 
-    The cache file of a video is ``<checkpoint fingerprint>-<video fingerprint>.npz``: a changed
-    checkpoint or video file is computed again, a renamed one is not.
+    The cache file of a video is ``<checkpoint fingerprint>-<cas_source>-<video fingerprint>.npz``: a
+    changed checkpoint or video file is computed again, a renamed one is not.
     """
 
     def __init__(self, localizer: Localizer, cache: Path, classes: Sequence[str]) -> None:
         self.localizer = localizer
         self.cache = Path(cache)
         self.classes = list(classes)
-        self._checkpoint_key = _fingerprint_hex(localizer.checkpoint)
+        self.source = localizer.trained.exp.postprocess.cas_source
+        self._checkpoint_key = f"{_fingerprint_hex(localizer.checkpoint)}-{self.source}"
         model_classes = list(localizer.trained.classes)
         self._columns = [model_classes.index(label) for label in self.classes]
 
     def track(self, video: Path) -> ModelTrack:
-        """``video``'s CAS and ``W_sent`` in this session's class order (from the cache when there)."""
+        """``video``'s track (:func:`model_track`) in this session's class order (from the cache when there)."""
         path = self.cache / f"{self._checkpoint_key}-{_fingerprint_hex(video)}.npz"
         cached = self._read(path)
         if cached is not None:
@@ -157,9 +178,7 @@ class ModelOutputs:
         return track
 
     def _compute(self, video: Path) -> ModelTrack:
-        output = self.localizer.video(video, progress=False).output
-        return ModelTrack(float(output.fps), np.asarray(output.cas[:, self._columns], dtype=np.float32),
-                          np.asarray(output.w_sent, dtype=np.float32))
+        return model_track(self.localizer, self.localizer.video(video, progress=False).output, self._columns)
 
     def _read(self, path: Path) -> ModelTrack | None:
         if not path.is_file():
