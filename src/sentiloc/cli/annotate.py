@@ -86,7 +86,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
                    "?annotator=NAME clicks as NAME; with --export, only NAME's clicks")
     p.add_argument("--checkpoint", type=Path, metavar="CKPT", help="a trained model (RUN/best.pt): CAS curves, suggested clicks "
                    "and the most uncertain videos first")
-    p.add_argument("--threshold", type=float, default=0.5, metavar="CAS", help="CAS level a suggestion must reach (default 0.5)")
+    p.add_argument("--threshold", type=float, default=0.5, metavar="CAS", help="level the checkpoint's CAS (its postprocess.cas_source track) must reach at a suggestion (default 0.5)")
     p.add_argument("--classes", metavar="p,n", help="class names in the page's order (default: the checkpoint's, else p,n)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")

@@ -476,7 +476,9 @@ function renderClicks() {
   const parts = [];
   if (state.session.has_model) parts.push(`${open} suggestion${open === 1 ? "" : "s"} open (Enter accepts, Backspace rejects)`);
   if (rejected) parts.push(`${rejected} rejected`);
-  if (state.othersClicks) parts.push(`${state.othersClicks} clicks by other annotators`);
+  if (state.othersClicks) {
+    parts.push(`${state.othersClicks} click${state.othersClicks === 1 ? "" : "s"} by other annotators`);
+  }
   $("suggestion-line").textContent = parts.join(" · ");
 }
 
