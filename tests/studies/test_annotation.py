@@ -45,9 +45,9 @@ SMALL = ["--set", "model.hidden=16", "--set", "model.gsp_hidden=16", "--set", "m
          "--set", "train.checkpoint_every=0"]
 
 
-def run_study(data, out, *extra: str) -> list[dict]:
+def run_study(data, out, *extra: str, threshold: str = "0.05") -> list[dict]:
     assert main(["-q", "study", "annotation", "--data", str(data), "--out", str(out), "--quick", "--rounds", "2",
-                 "--per-round", "2", "--threshold", "0.05", *SMALL, *extra]) == 0
+                 "--per-round", "2", "--threshold", threshold, *SMALL, *extra]) == 0
     with (out / "results.csv").open() as handle:
         return list(csv.DictReader(handle))
 
@@ -85,6 +85,20 @@ def test_a_tiny_study_end_to_end_and_its_rerun_reads_every_round_back(tmp_path, 
         ("in_order", "1"), ("in_order", "2"), ("suggest", "1"), ("suggest", "2")]
     assert [run.relative_to(out).parent.as_posix() for run in runs] == [
         "s1/in_order/round1", "s1/in_order/round2", "s1/suggest/round2"], "the shared first round is trained once"
+
+
+def test_a_round_with_the_labels_of_another_strategys_is_read_back_from_it(tmp_path, monkeypatch) -> None:
+    data = make_dataset(tmp_path / "data", n_train=5, n_test=2, duration_s=30.0)
+    runs = []
+    real_train = annotation.train
+    monkeypatch.setattr(annotation, "train", lambda config, data, run, **kw: runs.append(run) or real_train(
+        config, data, run, **kw))
+    # no CAS reaches 0.999: suggest_in_order is shown nothing and labels the videos in_order labels
+    rows = run_study(data, tmp_path / "study", "--strategies", "in_order,suggest_in_order", threshold="0.999")
+    assert [(r["accepted"], r["rejected"]) for r in rows if r["strategy"] == "suggest_in_order"] == [("0", "0")] * 2
+    assert [run.relative_to(tmp_path / "study").parent.as_posix() for run in runs] == [
+        "s1/in_order/round1", "s1/in_order/round2"]
+    assert rows[1]["avg_mAP"] == rows[3]["avg_mAP"]
 
 
 def test_a_round_is_finished_only_for_the_same_labels_and_config(tmp_path) -> None:

@@ -17,17 +17,20 @@ Four strategies are compared; the last one is the app's loop, the middle two tak
 * ``suggest_in_order``: the videos in split order, each with the last round's model's suggestions;
 * ``suggest``: both, uncertainty order and suggestions (what ``sentiloc annotate --checkpoint`` does).
 
-The first round is the same for every strategy (the first videos of the split, no model yet) and
-is trained once, in ``s<seed>/in_order/round1``. After every round a model is trained from scratch
-on the videos annotated so far (their labels as the point file; the test split unchanged) and
-scored on the test split. ``results.csv`` has one row per seed x strategy x round (clicks spent,
-suggestions accepted and rejected, the annotator's decisions = clicks + accepted + rejected, avg
-mAP), ``curve.png`` avg mAP against clicks and against decisions (mean ± std over seeds),
+The CAS is the track the model cuts its detections from
+(:func:`~sentiloc.apps.annotate.suggest.model_track`). After every round a model is trained from
+scratch on the videos annotated so far (their labels as the point file; the test split unchanged)
+and scored on the test split. ``results.csv`` has one row per seed x strategy x round (clicks
+spent, suggestions accepted and rejected, the annotator's decisions = clicks + accepted + rejected,
+avg mAP), ``curve.png`` avg mAP against clicks and against decisions (mean ± std over seeds),
 ``table.md`` the means.
 
-A rerun reads back every finished round whose point file and config are unchanged (a round is
-finished when its test predictions are written) and trains the others again, so a killed study
-continues, and a strategy added later reuses the rounds it shares with the earlier ones.
+A round is trained only when no finished round of the same seed and number (the strategy's own,
+or another strategy's) has the same labels and config; a round is finished when its test
+predictions are written. So the first round, the same for every strategy (the first videos of
+the split, no model yet), is trained once; a strategy whose round came out the same as another's
+(no suggestion shown, say) reuses it; a killed study continues where it stopped; and a strategy
+or seed added later trains only its own rounds.
 """
 
 from __future__ import annotations
@@ -79,8 +82,6 @@ STRATEGIES = {
     "suggest_in_order": Strategy(by_uncertainty=False, suggest=True),
     "suggest": Strategy(by_uncertainty=True, suggest=True),
 }
-#: The strategy whose first round every strategy shares.
-FIRST_ROUND_STRATEGY = "in_order"
 #: Files of the dataset every round's dataset shares (the splits and point file are the round's own).
 SHARED_FILES = (layout.FPS_FILE, layout.DURATION_FILE, layout.GT_FILE, layout.DENSE_GT_FILE, layout.TEST_DURATION_FILE)
 
@@ -177,17 +178,22 @@ def finished_round(folder: Path, labels: Labels, config: Mapping[str, Any]) -> b
             and config_fingerprint(stored) == config_fingerprint(config))
 
 
-def round_score(data: Path, folder: Path, labels: Labels, config: Mapping[str, Any], plan: StudyPlan,
-                trained: set[Path]) -> float:
-    """The test avg mAP (%) of a model trained on ``labels`` in ``folder``: trained from scratch unless
-    it is in ``trained`` (this call's rounds) or finished earlier (read back, unless ``plan.overwrite``)."""
-    run = folder / "run"
-    if folder not in trained and (plan.overwrite or not finished_round(folder, labels, config)):
-        round_data = round_dataset(data, folder / "data", labels)
-        train(dict(config), round_data, run, overwrite=True, device=plan.device, progress=False)
-        predict_split(run / "best.pt", round_data, "test", run / "test.json", overwrite=True, device=plan.device)
-        trained.add(folder)
-    return test_avg_map(data, load_predictions(run / "test.json"))
+def trained_round(data: Path, seed_dir: Path, name: str, round_number: int, labels: Labels,
+                  config: Mapping[str, Any], plan: StudyPlan, trained: set[Path]) -> Path:
+    """The folder of a model trained on ``labels``, with its test predictions: a finished round of the same
+    seed and number whose labels and config match (strategy ``name``'s own first, then the others'), else
+    ``name``'s, trained from scratch. With ``plan.overwrite`` only rounds in ``trained`` (this call's) count
+    as finished; a trained round is added to it."""
+    folders = list(dict.fromkeys(seed_dir / other / f"round{round_number}" for other in (name, *STRATEGIES)))
+    for folder in folders:
+        if (folder in trained or not plan.overwrite) and finished_round(folder, labels, config):
+            return folder
+    folder, run = folders[0], folders[0] / "run"
+    round_data = round_dataset(data, folder / "data", labels)
+    train(dict(config), round_data, run, overwrite=True, device=plan.device, progress=False)
+    predict_split(run / "best.pt", round_data, "test", run / "test.json", overwrite=True, device=plan.device)
+    trained.add(folder)
+    return folder
 
 
 def model_tracks(checkpoint: Path, data: Path, videos: Sequence[str], fps: Mapping[str, float],
@@ -251,8 +257,8 @@ def run_strategy(data: Path, out: Path, config: Mapping[str, Any], plan: StudyPl
             proposed = [(s.label, s.time_s) for s in suggestions(tracks[video], ("p", "n"), [], [], plan.threshold,
                                                                  plan.window_s)] if strategy.suggest and tracks else []
             annotate_video(labels, video, fps[video], segments.get(video, []), proposed, rng)
-        folder = out / f"s{seed}" / (FIRST_ROUND_STRATEGY if round_index == 0 else name) / f"round{round_index + 1}"
-        score = round_score(data, folder, labels, config, plan, trained)
+        folder = trained_round(data, out / f"s{seed}", name, round_index + 1, labels, config, plan, trained)
+        score = test_avg_map(data, load_predictions(folder / "run" / "test.json"))
         rows.append({"seed": seed, "strategy": name, "round": round_index + 1, "videos": len(labels.points),
                      "clicks": labels.clicks, "accepted": labels.accepted, "rejected": labels.rejected,
                      "decisions": labels.clicks + labels.accepted + labels.rejected, "avg_mAP": round(score, 2)})
