@@ -25,13 +25,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sentiloc.apps.annotate.suggest import ModelTrack, suggestions
-from sentiloc.apps.localize import Localizer
-from sentiloc.core.io import load_npy
+from sentiloc.apps.annotate.suggest import suggestions
 from sentiloc.data import layout
 from sentiloc.data.annotations import read_segments, read_split, read_video_infos
-from sentiloc.postprocess.proposals import scoring_inputs
-from sentiloc.studies.annotation import review
+from sentiloc.studies.annotation import model_tracks, review
 
 CLASSES = ("p", "n")
 
@@ -39,22 +36,6 @@ CLASSES = ("p", "n")
 def class_cover(segments, label: str, duration_s: float) -> float:
     """Share of the video (0-1) the segments of ``label`` cover (the segments of one class do not overlap)."""
     return sum(seg.end_s - seg.start_s for seg in segments if seg.label == label) / duration_s
-
-
-def source_tracks(checkpoint: Path, data: Path, videos, fps, sources) -> dict[tuple[str, str], ModelTrack]:
-    """``{(video, source): track}`` of the checkpoint on the training features of ``videos`` (p, n columns)."""
-    localizer = Localizer(checkpoint, "cpu")
-    columns = [list(localizer.trained.classes).index(c) for c in CLASSES]
-    names = [spec.name for spec in localizer.trained.exp.data.modalities]
-    tracks = {}
-    for video in videos:
-        streams = {name: load_npy(layout.feature_path(data, "train", name, video), data) for name in names}
-        out = localizer.features(streams, fps[video], video).output
-        for source in sources:
-            scores, _ = scoring_inputs(out.cas, out.global_cas, out.video_scores, source,
-                                       localizer.trained.model.cfg.r_act)
-            tracks[video, source] = ModelTrack(fps[video], scores[:, columns], out.w_sent)
-    return tracks
 
 
 def main() -> None:
@@ -79,7 +60,8 @@ def main() -> None:
         for checkpoint in rounds[:-1]:
             seen = int(checkpoint.parent.parent.name.removeprefix("round")) * args.per_round
             unseen = order[seen:]
-            tracks = source_tracks(checkpoint, args.data, unseen, fps, args.sources.split(","))
+            tracks = {(video, source): track for source in args.sources.split(",")
+                      for video, track in model_tracks(checkpoint, args.data, unseen, fps, "cpu", source).items()}
             for video in unseen:
                 segments = truth.get(video, [])
                 for (source, threshold), c in counts.items():

@@ -197,16 +197,16 @@ def trained_round(data: Path, seed_dir: Path, name: str, round_number: int, labe
 
 
 def model_tracks(checkpoint: Path, data: Path, videos: Sequence[str], fps: Mapping[str, float],
-                 device: str) -> dict[str, ModelTrack]:
-    """The checkpoint's tracks (``p``, ``n`` columns; what ``sentiloc annotate`` suggests from) on the
-    training features of ``videos``."""
+                 device: str, source: str | None = None) -> dict[str, ModelTrack]:
+    """The checkpoint's tracks (``p``, ``n`` columns; what ``sentiloc annotate`` suggests from, or the
+    ``postprocess.cas_source`` named by ``source``) on the training features of ``videos``."""
     localizer = Localizer(checkpoint, device)
     columns = [list(localizer.trained.classes).index(c) for c in ("p", "n")]
     names = [spec.name for spec in localizer.trained.exp.data.modalities]
     tracks = {}
     for video in videos:
         streams = {name: load_npy(layout.feature_path(data, "train", name, video), data) for name in names}
-        tracks[video] = model_track(localizer, localizer.features(streams, fps[video], video).output, columns)
+        tracks[video] = model_track(localizer, localizer.features(streams, fps[video], video).output, columns, source)
     return tracks
 
 

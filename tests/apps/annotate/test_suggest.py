@@ -75,6 +75,8 @@ def test_the_track_is_the_one_the_checkpoint_cuts_proposals_from() -> None:
         track = model_track(stand_in_localizer(source), output, [1, 0])
         np.testing.assert_allclose(track.cas, scores, atol=1e-6, err_msg=source)
         assert track.fps == 25.0 and track.w_sent.tolist() == [0.5, 1.0]
+    asked = model_track(stand_in_localizer("global"), output, [1, 0], source="cas")
+    np.testing.assert_allclose(asked.cas, expected["cas"], atol=1e-6, err_msg="a source asked for overrides")
 
 
 class StandInModel:

@@ -72,12 +72,14 @@ class Suggestion:
 TRACK_NAMES = {"cas": "CAS", "global": "Global CAS", "mean": "mean CAS"}
 
 
-def model_track(localizer: Localizer, output: VideoOutput, columns: Sequence[int]) -> ModelTrack:
+def model_track(localizer: Localizer, output: VideoOutput, columns: Sequence[int],
+                source: str | None = None) -> ModelTrack:
     """One video's :class:`ModelTrack` from the model ``output``: the scores the checkpoint cuts its
-    proposals from (``postprocess.cas_source``) in the class ``columns`` given, and ``W_sent``."""
+    proposals from (``postprocess.cas_source``, or the ``source`` given) in the class ``columns``
+    given, and ``W_sent``."""
     trained = localizer.trained
     scores, _ = scoring_inputs(output.cas, output.global_cas, output.video_scores,
-                               trained.exp.postprocess.cas_source, trained.model.cfg.r_act)
+                               source or trained.exp.postprocess.cas_source, trained.model.cfg.r_act)
     return ModelTrack(float(output.fps), np.asarray(scores[:, list(columns)], dtype=np.float32),
                       np.asarray(output.w_sent, dtype=np.float32))
 
