@@ -15,6 +15,8 @@ from sentiloc.studies.annotation import (
     Labels,
     annotate_video,
     finished_round,
+    map_at_cost,
+    paired_text,
     point_file_text,
     review,
 )
@@ -50,6 +52,23 @@ def run_study(data, out, *extra: str, threshold: str = "0.05") -> list[dict]:
                  "--per-round", "2", "--threshold", threshold, *SMALL, *extra]) == 0
     with (out / "results.csv").open() as handle:
         return list(csv.DictReader(handle))
+
+
+def row(seed: int, strategy: str, round_number: int, clicks: int, avg_map: float) -> dict:
+    return {"seed": seed, "strategy": strategy, "round": round_number, "clicks": clicks, "decisions": clicks,
+            "avg_mAP": avg_map}
+
+
+def test_strategies_are_compared_with_in_order_at_the_same_cost_seed_by_seed() -> None:
+    rows = [row(1, "in_order", 1, 10, 30.0), row(1, "in_order", 2, 20, 40.0),
+            row(2, "in_order", 1, 10, 20.0), row(2, "in_order", 2, 20, 30.0),
+            row(1, "suggest", 1, 10, 30.0), row(1, "suggest", 2, 20, 45.0),
+            row(2, "suggest", 1, 10, 20.0), row(2, "suggest", 2, 30, 40.0)]
+    # seed 2's suggest after 20 clicks: halfway from (10, 20.0) to (30, 40.0) = 30.0, in_order's too
+    assert map_at_cost(rows, 2, "suggest", "clicks", 20) == 30.0
+    assert map_at_cost(rows, 2, "suggest", "clicks", 35) is None and map_at_cost(rows, 1, "suggest", "clicks", 5) is None
+    # the budget is in_order's mean clicks after round 2 (20); differences +5 and 0: mean 2.5, std sqrt(12.5)
+    assert "| suggest | +2.50 ± 3.54 (1/2) |" in paired_text(rows, "clicks").splitlines()
 
 
 def test_a_tiny_study_end_to_end_and_its_rerun_reads_every_round_back(tmp_path, monkeypatch) -> None:

@@ -302,6 +302,41 @@ def table_text(rows: Sequence[Mapping[str, Any]]) -> str:
                                                                               "decisions"))
             lines.append(f"| {strategy} | {round_index} | {np.mean([r['videos'] for r in sel]):.0f} | {costs} | "
                          f"{maps.mean():.2f}{spread} |")
+    return "\n".join(lines) + "\n" + "".join(paired_text(rows, cost) for cost in ("clicks", "decisions"))
+
+
+def map_at_cost(rows: Sequence[Mapping[str, Any]], seed: int, strategy: str, cost: str, budget: float) -> float | None:
+    """One seed's avg mAP of ``strategy`` after spending ``budget`` of ``cost`` (``clicks`` or ``decisions``),
+    interpolated linearly between its rounds; None outside the costs its rounds reached."""
+    sel = sorted((r for r in rows if r["seed"] == seed and r["strategy"] == strategy), key=lambda r: r["round"])
+    spent = np.array([r[cost] for r in sel], dtype=np.float64)
+    if not len(sel) or not spent[0] <= budget <= spent[-1]:
+        return None
+    return float(np.interp(budget, spent, [r["avg_mAP"] for r in sel]))
+
+
+def paired_text(rows: Sequence[Mapping[str, Any]], cost: str) -> str:
+    """Each strategy's avg mAP minus ``in_order``'s at the same ``cost``, seed by seed: mean ± sample std,
+    and how many seeds it is ahead in. The budgets are ``in_order``'s mean cost after each round but the first."""
+    base = [r for r in rows if r["strategy"] == "in_order" and r["round"] > 1]
+    budgets = sorted({round(float(np.mean([r[cost] for r in base if r["round"] == k])), 1) for k in
+                      {r["round"] for r in base}})
+    others = [name for name in STRATEGIES if name != "in_order" and any(r["strategy"] == name for r in rows)]
+    if not budgets or not others:
+        return ""
+    lines = ["", f"avg mAP minus in_order's after the same {cost} (per seed, interpolated between rounds; "
+             "mean ± std, seeds ahead / seeds compared):", "",
+             f"| strategy | {' | '.join(f'{b:g} {cost}' for b in budgets)} |", "|---|" + "---:|" * len(budgets)]
+    seeds = sorted({r["seed"] for r in rows})
+    for name in others:
+        cells = []
+        for budget in budgets:
+            pairs = [(map_at_cost(rows, s, name, cost, budget), map_at_cost(rows, s, "in_order", cost, budget))
+                     for s in seeds]
+            diffs = np.array([a - b for a, b in pairs if a is not None and b is not None])
+            spread = f" ± {diffs.std(ddof=1):.2f}" if len(diffs) > 1 else ""
+            cells.append(f"{diffs.mean():+.2f}{spread} ({int((diffs > 0).sum())}/{len(diffs)})" if len(diffs) else "–")
+        lines.append(f"| {name} | {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"
 
 
