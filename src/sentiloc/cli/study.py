@@ -86,9 +86,9 @@ def cmd_annotation(args: argparse.Namespace) -> int:
     from sentiloc.studies.matrix import resolve_config
 
     seeds, epochs = _seeds_and_epochs(args)
-    plan = StudyPlan(rounds=args.rounds, per_round=args.per_round, threshold=args.threshold,
-                     strategies=tuple(name.strip() for name in args.strategies.split(",")), seeds=tuple(seeds),
-                     device=args.device, overwrite=args.overwrite)
+    strategies = tuple(dict.fromkeys(name.strip() for name in args.strategies.split(",")))
+    plan = StudyPlan(rounds=args.rounds, per_round=args.per_round, threshold=args.threshold, strategies=strategies,
+                     seeds=tuple(seeds), device=args.device, overwrite=args.overwrite)
     run_annotation_study(Path(args.data), Path(args.out), resolve_config(args.config, args.set, epochs), plan)
     print((Path(args.out) / "table.md").read_text(encoding="utf-8"))
     return 0
