@@ -287,10 +287,11 @@ function fmt(t) {
   return `${m}:${s.toFixed(1).padStart(4, "0")}`;
 }
 
-// The model panel's key, right-aligned at (right, top): a line per class (the track suggestions come from), W_sent,
-// the threshold.
+// The model panel's key, right-aligned at (right, top): a line per class (the track suggestions come
+// from), W_sent, the threshold.
 function drawLegend(g, right, top) {
-  const entries = state.session.classes.map((c) => ({ text: `${state.session.track_name} ${c.title}`, colour: c.colour, kind: "line" }));
+  const entries = state.session.classes.map((c) => (
+    { text: `${state.session.track_name} ${c.title}`, colour: c.colour, kind: "line" }));
   entries.push({ text: "W_sent", colour: "rgba(120, 130, 140, 0.35)", kind: "area" },
     { text: "threshold", colour: "#aab2bc", kind: "dash" });
   g.font = "11px system-ui, sans-serif";
