@@ -14,10 +14,12 @@ from sentiloc.studies.annotation import (
     STRATEGIES,
     Labels,
     annotate_video,
+    cost_to_reach,
     finished_round,
     map_at_cost,
     paired_text,
     point_file_text,
+    reach_text,
     review,
 )
 from tests.conftest import make_dataset
@@ -69,6 +71,24 @@ def test_strategies_are_compared_with_in_order_at_the_same_cost_seed_by_seed() -
     assert map_at_cost(rows, 2, "suggest", "clicks", 35) is None and map_at_cost(rows, 1, "suggest", "clicks", 5) is None
     # the budget is in_order's mean clicks after round 2 (20); differences +5 and 0: mean 2.5, std sqrt(12.5)
     assert "| suggest | +2.50 ± 3.54 (1/2) |" in paired_text(rows, "clicks").splitlines()
+
+
+def test_the_cost_to_reach_in_order_s_map_is_interpolated_and_compared_seed_by_seed() -> None:
+    rows = [row(1, "in_order", 1, 10, 30.0), row(1, "in_order", 2, 20, 40.0),
+            row(2, "in_order", 1, 10, 20.0), row(2, "in_order", 2, 20, 30.0),
+            row(3, "in_order", 1, 10, 20.0), row(3, "in_order", 2, 20, 50.0),
+            row(1, "suggest", 1, 10, 30.0), row(1, "suggest", 2, 14, 50.0),
+            row(2, "suggest", 1, 10, 20.0), row(2, "suggest", 2, 30, 40.0),
+            row(3, "suggest", 1, 10, 20.0), row(3, "suggest", 2, 12, 45.0)]
+    # seed 1 reaches 40 halfway from (10, 30) to (14, 50): 12 clicks; seed 2 reaches 30 halfway to 30 clicks: 20
+    assert cost_to_reach(rows, 1, "suggest", "clicks", 40.0) == 12.0
+    assert cost_to_reach(rows, 2, "suggest", "clicks", 30.0) == 20.0
+    assert cost_to_reach(rows, 1, "suggest", "clicks", 25.0) == 10.0, "reached by the first round"
+    assert cost_to_reach(rows, 3, "suggest", "clicks", 50.0) is None
+    # ratios 12/20 = 0.6, 20/20 = 1.0 and seed 3 never: median of (0.6, 1.0, never) = 1.0
+    assert "| suggest | 1.00, 0.60–1.00 (2/3) |" in reach_text(rows, "clicks").splitlines()
+    # without seed 2 the unreached seed is the median: no fraction
+    assert "| suggest | – (1/2) |" in reach_text([r for r in rows if r["seed"] != 2], "clicks").splitlines()
 
 
 def test_a_tiny_study_end_to_end_and_its_rerun_reads_every_round_back(tmp_path, monkeypatch) -> None:

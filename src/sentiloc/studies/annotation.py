@@ -23,7 +23,8 @@ scratch on the videos annotated so far (their labels as the point file; the test
 and scored on the test split. ``results.csv`` has one row per seed x strategy x round (clicks
 spent, suggestions accepted and rejected, the annotator's decisions = clicks + accepted + rejected,
 avg mAP), ``curve.png`` avg mAP against clicks and against decisions (mean ± std over seeds),
-``table.md`` the means.
+``table.md`` the means, each strategy's avg mAP minus ``in_order``'s at the same cost, and the cost
+each strategy spends to reach ``in_order``'s avg mAP as a fraction of ``in_order``'s (seed by seed).
 
 A round is trained only when no finished round of the same seed and number (the strategy's own,
 or another strategy's) has the same labels and config; a round is finished when its test
@@ -302,7 +303,8 @@ def table_text(rows: Sequence[Mapping[str, Any]]) -> str:
                                                                               "decisions"))
             lines.append(f"| {strategy} | {round_index} | {np.mean([r['videos'] for r in sel]):.0f} | {costs} | "
                          f"{maps.mean():.2f}{spread} |")
-    return "\n".join(lines) + "\n" + "".join(paired_text(rows, cost) for cost in ("clicks", "decisions"))
+    return ("\n".join(lines) + "\n" + "".join(paired_text(rows, cost) for cost in ("clicks", "decisions"))
+            + "".join(reach_text(rows, cost) for cost in ("clicks", "decisions")))
 
 
 def map_at_cost(rows: Sequence[Mapping[str, Any]], seed: int, strategy: str, cost: str, budget: float) -> float | None:
@@ -336,6 +338,52 @@ def paired_text(rows: Sequence[Mapping[str, Any]], cost: str) -> str:
             diffs = np.array([a - b for a, b in pairs if a is not None and b is not None])
             spread = f" ± {diffs.std(ddof=1):.2f}" if len(diffs) > 1 else ""
             cells.append(f"{diffs.mean():+.2f}{spread} ({int((diffs > 0).sum())}/{len(diffs)})" if len(diffs) else "–")
+        lines.append(f"| {name} | {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
+
+
+def cost_to_reach(rows: Sequence[Mapping[str, Any]], seed: int, strategy: str, cost: str,
+                  target_map: float) -> float | None:
+    """The ``cost`` (``clicks`` or ``decisions``) after which one seed's ``strategy`` first reaches ``target_map``
+    avg mAP, interpolated linearly between its rounds; None if no round reaches it."""
+    sel = sorted((r for r in rows if r["seed"] == seed and r["strategy"] == strategy), key=lambda r: r["round"])
+    spent = np.array([r[cost] for r in sel], dtype=np.float64)
+    maps = np.array([r["avg_mAP"] for r in sel], dtype=np.float64)
+    reached = np.flatnonzero(maps >= target_map)
+    if not len(reached):
+        return None
+    k = int(reached[0])
+    if k == 0:
+        return float(spent[0])
+    fraction = (target_map - maps[k - 1]) / (maps[k] - maps[k - 1])
+    return float(spent[k - 1] + fraction * (spent[k] - spent[k - 1]))
+
+
+def reach_text(rows: Sequence[Mapping[str, Any]], cost: str) -> str:
+    """What each strategy spends to reach ``in_order``'s avg mAP after each round but the first, as a fraction of
+    what ``in_order`` spent, seed by seed: the median over seeds (a seed whose rounds never reach it ranks above
+    every seed that does; "–" when that is the median), the range over the seeds that reach it, and how many do."""
+    rounds = sorted({r["round"] for r in rows if r["strategy"] == "in_order" and r["round"] > 1})
+    others = [name for name in STRATEGIES if name != "in_order" and any(r["strategy"] == name for r in rows)]
+    if not rounds or not others:
+        return ""
+    base = {(r["seed"], r["round"]): r for r in rows if r["strategy"] == "in_order"}
+    lines = ["", f"{cost.capitalize()} spent to reach in_order's avg mAP after a round, as a fraction of in_order's "
+             f"{cost} (per seed, interpolated between rounds; median over seeds, range, seeds that reach it):", "",
+             f"| strategy | {' | '.join(f'in_order round {k}' for k in rounds)} |", "|---|" + "---:|" * len(rounds)]
+    for name in others:
+        cells = []
+        for k in rounds:
+            seeds = [s for (s, kk) in base if kk == k and any(r["seed"] == s and r["strategy"] == name for r in rows)]
+            spent = [cost_to_reach(rows, s, name, cost, base[s, k]["avg_mAP"]) for s in seeds]
+            ratios = np.array([np.inf if c is None else c / base[s, k][cost] for s, c in zip(seeds, spent)])
+            finite = ratios[np.isfinite(ratios)]
+            if not len(ratios):
+                cells.append("–")
+                continue
+            median = np.median(ratios)
+            span = f", {finite.min():.2f}–{finite.max():.2f}" if len(finite) > 1 else ""
+            cells.append(f"{'–' if np.isinf(median) else f'{median:.2f}'}{span} ({len(finite)}/{len(ratios)})")
         lines.append(f"| {name} | {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"
 
