@@ -283,14 +283,17 @@ def run_annotation_study(data: Path, out: Path, config: Mapping[str, Any], plan:
         for name in plan.strategies:
             rows += run_strategy(data, out, config, plan, name, seed, trained, say_line)
             atomic_write_text(out / "results.csv", csv_text(rows))
-    atomic_write_text(out / "table.md", table_text(rows))
-    plot_curves(out / "curve.png", rows)
+    atomic_write_text(out / "table.md", table_text(rows, plan.threshold))
+    plot_curves(out / "curve.png", rows, plan.threshold)
     return rows
 
 
-def table_text(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Mean costs and avg mAP (± sample std over seeds) per strategy and round."""
-    lines = ["| strategy | round | videos | clicks | accepted | rejected | decisions | avg mAP |",
+def table_text(rows: Sequence[Mapping[str, Any]], threshold: float) -> str:
+    """Mean costs and avg mAP (± sample std over seeds) per strategy and round, then the seed-by-seed comparisons
+    with ``in_order`` (``threshold``: the suggestions' track level, named in the heading)."""
+    seeds = len({r["seed"] for r in rows})
+    lines = [f"Suggestions where the model's track reaches {threshold:g}; {seeds} seed{'s' if seeds > 1 else ''}.", "",
+             "| strategy | round | videos | clicks | accepted | rejected | decisions | avg mAP |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for strategy in STRATEGIES:
         for round_index in sorted({r["round"] for r in rows}):
@@ -396,9 +399,9 @@ COST_AXES = (("clicks", "clicks spent by the annotator"),
              ("decisions", "decisions made (clicks + suggestions accepted or rejected)"))
 
 
-def plot_curves(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
+def plot_curves(path: Path, rows: Sequence[Mapping[str, Any]], threshold: float) -> Path:
     """avg mAP against clicks (left) and against decisions (right), one line per strategy (mean over seeds,
-    ± sample std as error bars)."""
+    ± sample std as error bars); ``threshold``, the suggestions' track level, is named in the title."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -423,6 +426,7 @@ def plot_curves(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
     axes[0].set_ylabel("avg mAP on the test split (%)")
     axes[0].legend()
     seeds = len({r["seed"] for r in rows})
-    fig.suptitle(f"Simulated annotator, mean ± std over {seeds} seed{'s' if seeds > 1 else ''}", fontsize=11)
+    fig.suptitle(f"Simulated annotator, suggestions at track ≥ {threshold:g}; mean ± std over {seeds} "
+                 f"seed{'s' if seeds > 1 else ''}", fontsize=11)
     fig.tight_layout()
     return save_png(fig, path, tight=False)
