@@ -89,6 +89,11 @@ def test_the_cost_to_reach_in_order_s_map_is_interpolated_and_compared_seed_by_s
     assert "| suggest | 1.00, 0.60–1.00 (2/3) |" in reach_text(rows, "clicks").splitlines()
     # without seed 2 the unreached seed is the median: no fraction
     assert "| suggest | – (1/2) |" in reach_text([r for r in rows if r["seed"] != 2], "clicks").splitlines()
+    # in_order falls back after round 2: its round-3 mAP (30) was first reached halfway to round 2, at 15 clicks
+    wavy = [row(1, "in_order", 1, 10, 20.0), row(1, "in_order", 2, 20, 40.0), row(1, "in_order", 3, 30, 30.0),
+            row(1, "suggest", 1, 10, 20.0), row(1, "suggest", 2, 15, 30.0), row(1, "suggest", 3, 25, 40.0)]
+    # round 2's 40: suggest 25 / in_order 20 = 1.25; round 3's 30: suggest 15 / in_order 15 = 1.00
+    assert "| suggest | 1.25 (1/1) | 1.00 (1/1) |" in reach_text(wavy, "clicks").splitlines()
 
 
 def test_a_tiny_study_end_to_end_and_its_rerun_reads_every_round_back(tmp_path, monkeypatch) -> None:

@@ -364,22 +364,26 @@ def cost_to_reach(rows: Sequence[Mapping[str, Any]], seed: int, strategy: str, c
 
 def reach_text(rows: Sequence[Mapping[str, Any]], cost: str) -> str:
     """What each strategy spends to reach ``in_order``'s avg mAP after each round but the first, as a fraction of
-    what ``in_order`` spent, seed by seed: the median over seeds (a seed whose rounds never reach it ranks above
-    every seed that does; "–" when that is the median), the range over the seeds that reach it, and how many do."""
+    what ``in_order`` spent to first reach it (an earlier round of its own may have), seed by seed: the median over
+    seeds (a seed whose rounds never reach it ranks above every seed that does; "–" when that is the median), the
+    range over the seeds that reach it, and how many do."""
     rounds = sorted({r["round"] for r in rows if r["strategy"] == "in_order" and r["round"] > 1})
     others = [name for name in STRATEGIES if name != "in_order" and any(r["strategy"] == name for r in rows)]
     if not rounds or not others:
         return ""
     base = {(r["seed"], r["round"]): r for r in rows if r["strategy"] == "in_order"}
-    lines = ["", f"{cost.capitalize()} spent to reach in_order's avg mAP after a round, as a fraction of in_order's "
-             f"{cost} (per seed, interpolated between rounds; median over seeds, range, seeds that reach it):", "",
+    lines = ["", f"{cost.capitalize()} spent to reach in_order's avg mAP after a round, as a fraction of the {cost} "
+             "in_order spent to first reach it (per seed, interpolated between rounds; median over seeds, range, "
+             "seeds that reach it):", "",
              f"| strategy | {' | '.join(f'in_order round {k}' for k in rounds)} |", "|---|" + "---:|" * len(rounds)]
     for name in others:
         cells = []
         for k in rounds:
             seeds = [s for (s, kk) in base if kk == k and any(r["seed"] == s and r["strategy"] == name for r in rows)]
-            spent = [cost_to_reach(rows, s, name, cost, base[s, k]["avg_mAP"]) for s in seeds]
-            ratios = np.array([np.inf if c is None else c / base[s, k][cost] for s, c in zip(seeds, spent)])
+            targets = [base[s, k]["avg_mAP"] for s in seeds]
+            spent = [cost_to_reach(rows, s, name, cost, target) for s, target in zip(seeds, targets)]
+            own = [cost_to_reach(rows, s, "in_order", cost, target) for s, target in zip(seeds, targets)]
+            ratios = np.array([np.inf if c is None else c / o for c, o in zip(spent, own)])
             finite = ratios[np.isfinite(ratios)]
             if not len(ratios):
                 cells.append("–")
