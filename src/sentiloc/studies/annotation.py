@@ -310,14 +310,27 @@ def table_text(rows: Sequence[Mapping[str, Any]], threshold: float) -> str:
             + "".join(reach_text(rows, cost) for cost in ("clicks", "decisions")))
 
 
+def seed_curve(rows: Sequence[Mapping[str, Any]], seed: int, strategy: str,
+               cost: str) -> tuple[np.ndarray, np.ndarray]:
+    """One seed's ``strategy`` after each of its rounds, in round order: the ``cost`` spent (``clicks`` or
+    ``decisions``) and the avg mAP (%), ``(R,)`` float64 each."""
+    sel = sorted((r for r in rows if r["seed"] == seed and r["strategy"] == strategy), key=lambda r: r["round"])
+    return (np.array([r[cost] for r in sel], dtype=np.float64),
+            np.array([r["avg_mAP"] for r in sel], dtype=np.float64))
+
+
+def compared_strategies(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The strategies in ``rows`` other than ``in_order``, in :data:`STRATEGIES` order."""
+    return [name for name in STRATEGIES if name != "in_order" and any(r["strategy"] == name for r in rows)]
+
+
 def map_at_cost(rows: Sequence[Mapping[str, Any]], seed: int, strategy: str, cost: str, budget: float) -> float | None:
     """One seed's avg mAP of ``strategy`` after spending ``budget`` of ``cost`` (``clicks`` or ``decisions``),
     interpolated linearly between its rounds; None outside the costs its rounds reached."""
-    sel = sorted((r for r in rows if r["seed"] == seed and r["strategy"] == strategy), key=lambda r: r["round"])
-    spent = np.array([r[cost] for r in sel], dtype=np.float64)
-    if not len(sel) or not spent[0] <= budget <= spent[-1]:
+    spent, maps = seed_curve(rows, seed, strategy, cost)
+    if not len(spent) or not spent[0] <= budget <= spent[-1]:
         return None
-    return float(np.interp(budget, spent, [r["avg_mAP"] for r in sel]))
+    return float(np.interp(budget, spent, maps))
 
 
 def paired_text(rows: Sequence[Mapping[str, Any]], cost: str) -> str:
@@ -326,7 +339,7 @@ def paired_text(rows: Sequence[Mapping[str, Any]], cost: str) -> str:
     base = [r for r in rows if r["strategy"] == "in_order" and r["round"] > 1]
     budgets = sorted({round(float(np.mean([r[cost] for r in base if r["round"] == k])), 1) for k in
                       {r["round"] for r in base}})
-    others = [name for name in STRATEGIES if name != "in_order" and any(r["strategy"] == name for r in rows)]
+    others = compared_strategies(rows)
     if not budgets or not others:
         return ""
     lines = ["", f"avg mAP minus in_order's after the same {cost} (per seed, interpolated between rounds; "
@@ -349,9 +362,7 @@ def cost_to_reach(rows: Sequence[Mapping[str, Any]], seed: int, strategy: str, c
                   target_map: float) -> float | None:
     """The ``cost`` (``clicks`` or ``decisions``) after which one seed's ``strategy`` first reaches ``target_map``
     avg mAP, interpolated linearly between its rounds; None if no round reaches it."""
-    sel = sorted((r for r in rows if r["seed"] == seed and r["strategy"] == strategy), key=lambda r: r["round"])
-    spent = np.array([r[cost] for r in sel], dtype=np.float64)
-    maps = np.array([r["avg_mAP"] for r in sel], dtype=np.float64)
+    spent, maps = seed_curve(rows, seed, strategy, cost)
     reached = np.flatnonzero(maps >= target_map)
     if not len(reached):
         return None
@@ -368,7 +379,7 @@ def reach_text(rows: Sequence[Mapping[str, Any]], cost: str) -> str:
     seeds (a seed whose rounds never reach it ranks above every seed that does; "–" when that is the median), the
     range over the seeds that reach it, and how many do."""
     rounds = sorted({r["round"] for r in rows if r["strategy"] == "in_order" and r["round"] > 1})
-    others = [name for name in STRATEGIES if name != "in_order" and any(r["strategy"] == name for r in rows)]
+    others = compared_strategies(rows)
     if not rounds or not others:
         return ""
     base = {(r["seed"], r["round"]): r for r in rows if r["strategy"] == "in_order"}
