@@ -180,7 +180,8 @@ class ModelOutputs:
         return track
 
     def _compute(self, video: Path) -> ModelTrack:
-        return model_track(self.localizer, self.localizer.video(video, progress=False).output, self._columns)
+        return model_track(self.localizer, self.localizer.video(video, progress=False).output, self._columns,
+                           self.source)
 
     def _read(self, path: Path) -> ModelTrack | None:
         if not path.is_file():
